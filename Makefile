@@ -1,0 +1,57 @@
+# Two commands on a fresh machine (Python 3.11, Node 20, make): `make demo` and `make test`.
+# Each target sets up what it needs, once: .venv from constraints.txt, node_modules from
+# package-lock.json, solc 0.8.30 where py-solc-x finds it, and the compiled contracts.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+PYTEST_WORKERS ?= 2
+ARGS ?=
+
+SOURCES := $(shell find contracts -name '*.sol')
+
+.PHONY: setup test demo bench bench-gas lint format clean
+
+setup: $(BIN)/.installed node_modules/.installed build/.compiled
+
+$(BIN)/.installed: constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The compiler shim is re-checked every time (cheap): a clone elsewhere may have moved it.
+build/.compiled: $(BIN)/.installed node_modules/.installed $(SOURCES) brownie-config.yaml
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/brownie compile
+	@touch $@
+
+test: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests
+
+demo: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/python -m labelproof.demo $(ARGS)
+
+bench: bench-gas
+
+bench-gas: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/python benchmarks/bench_gas.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf build reports .pytest_cache

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+
+import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
+
+/// @title AttestationRegistry
+/// @notice Records what each annotator committed to label, per task, directly or through a
+/// relayer. Deadlines come from the escrow when it opens a task.
+contract AttestationRegistry is IAttestationRegistry, EIP712 {
+    /// @dev The EIP-712 struct an annotator signs; chain, contract and registry version come from
+    /// the domain, the task from the struct, so a signature is valid in exactly one place.
+    bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(uint256 taskId,address annotator,bytes32 root,uint32 itemCount,uint32 version)"
+    );
+
+    struct Window {
+        uint64 annotationDeadline;
+        bool open;
+        bool attested;
+    }
+
+    // One word per commitment keeps an attestation to a single fresh storage write.
+    struct Commitment {
+        bytes28 digest;
+        uint32 version;
+    }
+
+    address private immutable _escrow;
+    mapping(uint256 taskId => Window) private _windows;
+    mapping(uint256 taskId => mapping(address annotator => Commitment)) private _commitments;
+
+    /// @param escrow_ the TaskEscrow that opens and closes tasks.
+    constructor(address escrow_) EIP712("labelproof AttestationRegistry", "1") {
+        _escrow = escrow_;
+    }
+
+    modifier onlyEscrow() {
+        if (msg.sender != _escrow) revert NotEscrow(msg.sender);
+        _;
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function openTask(uint256 taskId, uint64 annotationDeadline) external onlyEscrow {
+        _windows[taskId] = Window({annotationDeadline: annotationDeadline, open: true, attested: false});
+        emit TaskOpened(taskId, annotationDeadline);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function closeTask(uint256 taskId) external onlyEscrow {
+        _windows[taskId].open = false;
+        emit TaskClosed(taskId);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function attest(uint256 taskId, bytes32 root, uint32 itemCount) external {
+        uint32 current = _commitments[taskId][msg.sender].version;
+        // At the top version the next one cannot exist: _record then reports StaleVersion.
+        uint32 next = current == type(uint32).max ? current : current + 1;
+        _record(taskId, msg.sender, root, itemCount, next, current);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function attestBySig(SignedAttestation[] calldata attestations) external {
+        uint256 n = attestations.length;
+        if (n == 0) revert EmptyBatch();
+        for (uint256 i; i < n; ++i) {
+            SignedAttestation calldata a = attestations[i];
+            bytes32 digest = _hashAttestation(a.taskId, a.annotator, a.root, a.itemCount, a.version);
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, a.v, a.r, a.s);
+            if (err != ECDSA.RecoverError.NoError || signer != a.annotator || signer == address(0)) {
+                revert InvalidSignature(i, a.annotator);
+            }
+            uint32 current = _commitments[a.taskId][a.annotator].version;
+            _record(a.taskId, a.annotator, a.root, a.itemCount, a.version, current);
+        }
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function attestation(uint256 taskId, address annotator)
+        external
+        view
+        returns (bytes28 digest, uint32 version_)
+    {
+        Commitment memory c = _commitments[taskId][annotator];
+        return (c.digest, c.version);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function isAttested(uint256 taskId, address annotator, bytes32 root, uint32 itemCount)
+        external
+        view
+        returns (bool)
+    {
+        Commitment memory c = _commitments[taskId][annotator];
+        return c.version != 0 && c.digest == _digest(root, itemCount);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function hasAttestations(uint256 taskId) external view returns (bool) {
+        return _windows[taskId].attested;
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function window(uint256 taskId) external view returns (uint64 annotationDeadline, bool open) {
+        Window memory w = _windows[taskId];
+        return (w.annotationDeadline, w.open);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function hashAttestation(
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        uint32 version_
+    ) external view returns (bytes32) {
+        return _hashAttestation(taskId, annotator, root, itemCount, version_);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function escrow() external view returns (address) {
+        return _escrow;
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function version() external pure returns (string memory) {
+        return "1.0.0";
+    }
+
+    function _record(
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        uint32 newVersion,
+        uint32 current
+    ) private {
+        Window storage w = _windows[taskId];
+        if (!w.open) revert TaskNotOpen(taskId);
+        if (block.timestamp > w.annotationDeadline) {
+            revert AnnotationWindowClosed(taskId, w.annotationDeadline);
+        }
+        if (root == bytes32(0)) revert EmptyRoot();
+        if (itemCount == 0) revert ZeroItems();
+        if (newVersion <= current) revert StaleVersion(taskId, annotator, newVersion, current);
+
+        if (!w.attested) w.attested = true;
+        _commitments[taskId][annotator] =
+            Commitment({digest: _digest(root, itemCount), version: newVersion});
+        emit Attested(taskId, annotator, root, itemCount, newVersion);
+    }
+
+    function _hashAttestation(
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        uint32 version_
+    ) private view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(ATTESTATION_TYPEHASH, taskId, annotator, root, itemCount, version_))
+        );
+    }
+
+    function _digest(bytes32 root, uint32 itemCount) private pure returns (bytes28) {
+        return bytes28(keccak256(abi.encode(root, itemCount)));
+    }
+}

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
+import {ITaskEscrow} from "./interfaces/ITaskEscrow.sol";
+
+/// @title TaskEscrow
+/// @notice Holds every task's budget and pays it out: to annotators against the final payout
+/// root, and back to the requester for whatever is not paid.
+contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+
+    IAttestationRegistry private immutable _registry;
+    address private immutable _committee;
+
+    uint256 private _taskCount;
+    mapping(uint256 taskId => Task) private _tasks;
+    // One bit per (account, task): word taskId >> 8 of the account's bitmap. An annotator who
+    // claims several tasks reuses the same word, and claimMany writes it once per 256 tasks.
+    mapping(address account => mapping(uint256 word => uint256 bits)) private _claimedBits;
+
+    /// @param registry_ the AttestationRegistry deployed for this escrow.
+    /// @param committee_ the OracleCommittee deployed for this escrow.
+    /// @param admin holder of DEFAULT_ADMIN_ROLE (grants and revokes guardians).
+    /// @param guardian first holder of GUARDIAN_ROLE (pause); zero for none.
+    constructor(address registry_, address committee_, address admin, address guardian) {
+        if (registry_ == address(0) || committee_ == address(0) || admin == address(0)) {
+            revert ZeroAddress();
+        }
+        _registry = IAttestationRegistry(registry_);
+        _committee = committee_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        if (guardian != address(0)) _grantRole(GUARDIAN_ROLE, guardian);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function createTask(IERC20 token, uint128 budget, TaskParams calldata params)
+        external
+        returns (uint256 taskId)
+    {
+        return _createTask(token, budget, params);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function createTaskWithPermit(
+        IERC20 token,
+        uint128 budget,
+        TaskParams calldata params,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (uint256 taskId) {
+        // A front-runner can spend the permit first; the allowance it leaves is what counts.
+        try IERC20Permit(address(token)).permit(
+            msg.sender, address(this), budget, permitDeadline, v, r, s
+        ) {} catch {}
+        return _createTask(token, budget, params);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function cancelTask(uint256 taskId) external nonReentrant {
+        Task storage t = _existing(taskId);
+        if (msg.sender != t.requester) revert NotRequester(taskId, msg.sender);
+        if (t.status != Status.Funded) revert WrongStatus(taskId, t.status);
+        if (_registry.hasAttestations(taskId)) revert AttestationsExist(taskId);
+
+        uint128 amount = t.budget - t.refunded;
+        t.status = Status.Cancelled;
+        t.refunded = t.budget;
+        _registry.closeTask(taskId);
+
+        t.token.safeTransfer(t.requester, amount);
+        emit TaskCancelled(taskId, t.requester);
+        emit Refunded(taskId, t.requester, amount, RefundKind.Cancelled);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function recordPayout(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash)
+        external
+    {
+        if (msg.sender != _committee) revert NotCommittee(msg.sender);
+        Task storage t = _existing(taskId);
+        if (t.status != Status.Funded) revert WrongStatus(taskId, t.status);
+        if (block.timestamp <= t.revealDeadline) revert RevealWindowOpen(taskId, t.revealDeadline);
+        uint256 deadline = _oracleDeadline(t);
+        if (block.timestamp > deadline) revert OracleTimedOut(taskId, deadline);
+        if (total > t.budget) revert PayoutExceedsBudget(taskId, total, t.budget);
+        if (root == bytes32(0)) revert EmptyRoot();
+
+        uint64 claimDeadline = uint64(block.timestamp) + t.claimPeriod;
+        t.status = Status.Final;
+        t.payoutRoot = root;
+        t.payoutTotal = total;
+        t.reportHash = reportHash;
+        t.claimDeadline = claimDeadline;
+        emit PayoutFinalized(taskId, root, total, reportHash, claimDeadline);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    /// @dev No reentrancy guard: the claim bit and the task's claimed total are written before
+    /// the transfer, so a token that calls back finds the claim already spent.
+    function claim(uint256 taskId, address account, uint256 amount, bytes32[] calldata proof)
+        external
+        whenNotPaused
+    {
+        Task storage t = _claimable(taskId);
+        _spendClaim(t, taskId, account, amount, proof);
+        _markClaimed(account, taskId);
+
+        t.token.safeTransfer(account, amount);
+        emit Claimed(taskId, account, amount);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    /// @dev Every claim's effects happen before the first transfer; amounts are summed per token
+    /// in memory so each token moves once.
+    function claimMany(address account, ClaimRequest[] calldata claims) external whenNotPaused {
+        uint256 n = claims.length;
+        if (n == 0) revert EmptyClaims();
+        IERC20[] memory tokens = new IERC20[](n);
+        uint256[] memory sums = new uint256[](n);
+        uint256 distinct;
+
+        // The bitmap word is kept in memory while consecutive tasks share it.
+        uint256 word = type(uint256).max;
+        uint256 bits;
+        for (uint256 i; i < n; ++i) {
+            ClaimRequest calldata c = claims[i];
+            Task storage t = _claimable(c.taskId);
+            _spendClaim(t, c.taskId, account, c.amount, c.proof);
+
+            uint256 w = c.taskId >> 8;
+            if (w != word) {
+                if (word != type(uint256).max) _claimedBits[account][word] = bits;
+                word = w;
+                bits = _claimedBits[account][w];
+            }
+            uint256 bit = 1 << (c.taskId & 0xff);
+            if (bits & bit != 0) revert AlreadyClaimed(c.taskId, account);
+            bits |= bit;
+
+            IERC20 token = t.token;
+            uint256 j;
+            while (j < distinct && tokens[j] != token) ++j;
+            if (j == distinct) {
+                tokens[j] = token;
+                ++distinct;
+            }
+            sums[j] += c.amount;
+            emit Claimed(c.taskId, account, c.amount);
+        }
+        _claimedBits[account][word] = bits;
+
+        for (uint256 j; j < distinct; ++j) {
+            tokens[j].safeTransfer(account, sums[j]);
+        }
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function refund(uint256 taskId) external nonReentrant returns (uint256 amount) {
+        Task storage t = _existing(taskId);
+        RefundKind kind;
+        (amount, kind) = _refundable(t);
+        if (amount == 0) revert NothingToRefund(taskId);
+
+        if (kind == RefundKind.OracleTimeout) t.status = Status.Expired;
+        // amount <= budget - refunded, both uint128
+        t.refunded += uint128(amount);
+
+        t.token.safeTransfer(t.requester, amount);
+        emit Refunded(taskId, t.requester, amount, kind);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function unpause() external onlyRole(GUARDIAN_ROLE) {
+        _unpause();
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function task(uint256 taskId) external view returns (Task memory) {
+        return _tasks[taskId];
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function isClaimed(uint256 taskId, address account) public view returns (bool) {
+        return _claimedBits[account][taskId >> 8] & (1 << (taskId & 0xff)) != 0;
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function oracleDeadline(uint256 taskId) external view returns (uint256) {
+        return _oracleDeadline(_existing(taskId));
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function refundable(uint256 taskId) external view returns (uint256 amount, RefundKind kind) {
+        return _refundable(_existing(taskId));
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function committee() external view returns (address) {
+        return _committee;
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function version() external pure returns (string memory) {
+        return "1.0.0";
+    }
+
+    function _createTask(IERC20 token, uint128 budget, TaskParams calldata p)
+        private
+        whenNotPaused
+        nonReentrant
+        returns (uint256 taskId)
+    {
+        if (address(token).code.length == 0) revert InvalidToken(address(token));
+        if (budget == 0) revert ZeroBudget();
+        if (p.specHash == bytes32(0)) revert EmptySpecHash();
+        if (p.annotationDeadline <= block.timestamp || p.revealDeadline <= p.annotationDeadline) {
+            revert InvalidDeadlines(p.annotationDeadline, p.revealDeadline, block.timestamp);
+        }
+        // The challenge window must fit before the oracle deadline, or no payout could ever
+        // become final; a zero claim period would make claiming impossible.
+        if (p.claimPeriod == 0 || p.oracleTimeout <= p.challengePeriod) {
+            revert InvalidPeriods(p.challengePeriod, p.claimPeriod, p.oracleTimeout);
+        }
+
+        taskId = ++_taskCount;
+        Task storage t = _tasks[taskId];
+        t.token = token;
+        t.status = Status.Funded;
+        t.budget = budget;
+        t.revealDeadline = p.revealDeadline;
+        t.challengePeriod = p.challengePeriod;
+        t.oracleTimeout = p.oracleTimeout;
+        t.requester = msg.sender;
+        t.annotationDeadline = p.annotationDeadline;
+        t.claimPeriod = p.claimPeriod;
+        t.specHash = p.specHash;
+        t.goldCommitment = p.goldCommitment;
+        _registry.openTask(taskId, p.annotationDeadline);
+
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), budget);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != budget) revert FeeOnTransferToken(address(token), budget, received);
+
+        emit TaskCreated(taskId, msg.sender, address(token), budget, p);
+    }
+
+    /// @dev Checks a claim against the task's root and books it in the task's claimed total.
+    function _spendClaim(
+        Task storage t,
+        uint256 taskId,
+        address account,
+        uint256 amount,
+        bytes32[] calldata proof
+    ) private {
+        if (account == address(0)) revert ZeroAccount();
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+        if (!MerkleProof.verifyCalldata(proof, t.payoutRoot, leaf)) {
+            revert InvalidProof(taskId, account, amount);
+        }
+        // A dishonest tree could promise more than the posted total; the total caps what leaves
+        // this task, so other tasks' funds in the same token stay safe.
+        uint256 remaining = t.payoutTotal - t.claimed;
+        if (amount > remaining) revert ClaimExceedsPayout(taskId, amount, remaining);
+        // amount <= remaining <= payoutTotal, a uint128
+        t.claimed += uint128(amount);
+    }
+
+    function _markClaimed(address account, uint256 taskId) private {
+        mapping(uint256 => uint256) storage words = _claimedBits[account];
+        uint256 bit = 1 << (taskId & 0xff);
+        uint256 bits = words[taskId >> 8];
+        if (bits & bit != 0) revert AlreadyClaimed(taskId, account);
+        words[taskId >> 8] = bits | bit;
+    }
+
+    function _claimable(uint256 taskId) private view returns (Task storage t) {
+        t = _tasks[taskId];
+        if (t.status != Status.Final) {
+            if (t.status == Status.None) revert UnknownTask(taskId);
+            revert NotFinal(taskId);
+        }
+        if (block.timestamp > t.claimDeadline) revert ClaimPeriodOver(taskId, t.claimDeadline);
+    }
+
+    function _existing(uint256 taskId) private view returns (Task storage t) {
+        t = _tasks[taskId];
+        if (t.status == Status.None) revert UnknownTask(taskId);
+    }
+
+    function _oracleDeadline(Task storage t) private view returns (uint256) {
+        return uint256(t.revealDeadline) + t.oracleTimeout;
+    }
+
+    function _refundable(Task storage t) private view returns (uint256, RefundKind) {
+        Status status = t.status;
+        if (status == Status.Final) {
+            if (block.timestamp > t.claimDeadline) {
+                return (t.budget - t.claimed - t.refunded, RefundKind.Unclaimed);
+            }
+            // Before the claim deadline only the part the payout does not allocate is free.
+            return (t.budget - t.payoutTotal - t.refunded, RefundKind.Unallocated);
+        }
+        if (status == Status.Funded && block.timestamp > _oracleDeadline(t)) {
+            return (t.budget - t.refunded, RefundKind.OracleTimeout);
+        }
+        return (0, RefundKind.Unallocated);
+    }
+}

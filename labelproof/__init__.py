@@ -1,0 +1,1 @@
+"""labelproof: verifiable pay for data annotators."""

@@ -1,0 +1,163 @@
+"""Annotators' commitments: annotation leaves, their root, and EIP-712 attestations.
+
+A leaf binds one label to one place: (chainId, escrow, taskId, item, annotator, keccak(label,
+salt)). The salt keeps a label secret until the reveal; the chain id, escrow and task stop a
+reveal from being replayed into another task. The annotator attests to the Merkle root of its
+leaves (sorted-pair hashing, as OpenZeppelin's MerkleProof verifies) plus the item count.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak, to_checksum_address
+
+ATTESTATION_TYPES = {
+    "Attestation": [
+        {"name": "taskId", "type": "uint256"},
+        {"name": "annotator", "type": "address"},
+        {"name": "root", "type": "bytes32"},
+        {"name": "itemCount", "type": "uint32"},
+        {"name": "version", "type": "uint32"},
+    ]
+}
+REGISTRY_DOMAIN_NAME = "labelproof AttestationRegistry"
+REGISTRY_DOMAIN_VERSION = "1"
+
+
+def new_salt() -> bytes:
+    """32 fresh random bytes (a leaf salt)."""
+    return os.urandom(32)
+
+
+def item_key(item: str) -> bytes:
+    """Items are named by strings off chain; leaves carry their keccak256."""
+    return keccak(text=item)
+
+
+def label_hash(label: str, salt: bytes) -> bytes:
+    if len(salt) != 32:
+        raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
+    return keccak(encode(["string", "bytes32"], [label, salt]))
+
+
+def annotation_leaf(
+    chain_id: int, escrow: str, task_id: int, item: str, annotator: str, label: str, salt: bytes
+) -> bytes:
+    return keccak(
+        encode(
+            ["uint256", "address", "uint256", "bytes32", "address", "bytes32"],
+            [chain_id, escrow, task_id, item_key(item), annotator, label_hash(label, salt)],
+        )
+    )
+
+
+def _hash_pair(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def annotation_root(leaves: list[bytes]) -> bytes:
+    """Merkle root over the leaves sorted by value (the order the annotator labelled in is
+    private and irrelevant), pairing sorted as OpenZeppelin's MerkleProof expects."""
+    if not leaves:
+        raise ValueError("an annotator's root needs at least one leaf")
+    level = sorted(leaves)
+    while len(level) > 1:
+        nxt = [_hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])  # an odd node moves up unchanged
+        level = nxt
+    return level[0]
+
+
+@dataclass(frozen=True)
+class SignedAttestation:
+    task_id: int
+    annotator: str
+    root: bytes
+    item_count: int
+    version: int
+    v: int
+    r: bytes
+    s: bytes
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ABI tuple AttestationRegistry.attestBySig takes."""
+        return (
+            self.task_id,
+            self.annotator,
+            self.root,
+            self.item_count,
+            self.version,
+            self.v,
+            self.r,
+            self.s,
+        )
+
+
+def attestation_typed_data(
+    chain_id: int,
+    registry: str,
+    task_id: int,
+    annotator: str,
+    root: bytes,
+    item_count: int,
+    version: int,
+) -> dict[str, Any]:
+    """The EIP-712 message (domain, types, message) an annotator signs."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            **ATTESTATION_TYPES,
+        },
+        "primaryType": "Attestation",
+        "domain": {
+            "name": REGISTRY_DOMAIN_NAME,
+            "version": REGISTRY_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(registry),
+        },
+        "message": {
+            "taskId": task_id,
+            "annotator": to_checksum_address(annotator),
+            "root": root,
+            "itemCount": item_count,
+            "version": version,
+        },
+    }
+
+
+def sign_attestation(
+    private_key: bytes | str,
+    chain_id: int,
+    registry: str,
+    task_id: int,
+    root: bytes,
+    item_count: int,
+    version: int,
+) -> SignedAttestation:
+    account = Account.from_key(private_key)
+    data = attestation_typed_data(
+        chain_id, registry, task_id, account.address, root, item_count, version
+    )
+    signed = account.sign_message(encode_typed_data(full_message=data))
+    return SignedAttestation(
+        task_id=task_id,
+        annotator=account.address,
+        root=root,
+        item_count=item_count,
+        version=version,
+        v=signed.v,
+        r=signed.r.to_bytes(32, "big"),
+        s=signed.s.to_bytes(32, "big"),
+    )

@@ -1,0 +1,5 @@
+import sys
+
+from labelproof.toolchain import main
+
+sys.exit(main())

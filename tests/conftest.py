@@ -1,0 +1,240 @@
+"""Shared fixtures: role-named accounts, the deployed suite, tokens and task factories.
+
+Contract tests run on anvil (brownie's development network). The suite is deployed once per
+module with the same code as scripts/deploy.py (labelproof.deploy) and each test runs in its
+own snapshot (fn_isolation).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+
+DAY = 86_400
+
+
+def pytest_configure(config):
+    # Runs before brownie launches anvil (at session start): more accounts than brownie's 10 for
+    # the role-named fixtures, and a block gas limit that fits a relayed batch of 100.
+    from brownie._config import CONFIG
+
+    settings = CONFIG.networks["development"].setdefault("cmd_settings", {})
+    settings.update({"accounts": 20, "gas_limit": 30_000_000})
+    if os.environ.get("LABELPROOF_ANVIL_PORT"):  # several suites on one machine
+        worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+        settings["port"] = int(os.environ["LABELPROOF_ANVIL_PORT"]) + 10 * int(worker[2:])
+
+BUDGET = 1_000 * 10**18
+
+
+@pytest.fixture(scope="session")
+def brownie_mod():
+    import brownie
+
+    return brownie
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test runs in its own chain snapshot, reverted afterwards."""
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def guardian(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def oracle(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def oracles(accounts):
+    return [accounts[2], accounts[3], accounts[4]]
+
+
+@pytest.fixture(scope="session")
+def requester(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def annotator(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def annotators(accounts):
+    return [accounts[6], accounts[7], accounts[8]]
+
+
+@pytest.fixture(scope="session")
+def relayer(accounts):
+    return accounts[9]
+
+
+@pytest.fixture(scope="session")
+def rando(accounts):
+    return accounts[10]
+
+
+@dataclass
+class Suite:
+    escrow: Any
+    registry: Any
+    committee: Any
+    token: Any  # RewardToken
+    deployment: Any
+
+
+def deploy_suite(admin, guardian, oracles, threshold):
+    """Deploy through labelproof.deploy (the code scripts/deploy.py runs) and wrap for brownie."""
+    from brownie import AttestationRegistry, OracleCommittee, RewardToken, TaskEscrow, network
+
+    from labelproof.chain import Sender
+    from labelproof.deploy import DeployConfig, deploy_suite as deploy
+
+    cfg = DeployConfig(
+        admin=admin.address,
+        guardian=guardian.address,
+        oracles=tuple(o.address for o in oracles),
+        threshold=threshold,
+    )
+    dep = deploy(network.web3, Sender(network.web3, admin.address), cfg)
+    return Suite(
+        escrow=TaskEscrow.at(dep.escrow),
+        registry=AttestationRegistry.at(dep.registry),
+        committee=OracleCommittee.at(dep.committee),
+        token=RewardToken.at(dep.reward_token),
+        deployment=dep,
+    )
+
+
+@pytest.fixture(scope="module")
+def suite(admin, guardian, oracle):
+    return deploy_suite(admin, guardian, [oracle], 1)
+
+
+@pytest.fixture(scope="module")
+def suite2of3(admin, guardian, oracles):
+    return deploy_suite(admin, guardian, oracles, 2)
+
+
+@pytest.fixture(scope="module")
+def escrow(suite):
+    return suite.escrow
+
+
+@pytest.fixture(scope="module")
+def registry(suite):
+    return suite.registry
+
+
+@pytest.fixture(scope="module")
+def committee(suite):
+    return suite.committee
+
+
+@pytest.fixture(scope="module")
+def reward_token(suite, admin, requester):
+    suite.token.mint(requester, 10**6 * 10**18, {"from": admin})
+    return suite.token
+
+
+@pytest.fixture(scope="module")
+def usd(admin, requester):
+    """A 6-decimals stablecoin look-alike."""
+    from brownie import MockERC20
+
+    token = MockERC20.deploy("Mock USD", "mUSD", 6, {"from": admin})
+    token.mint(requester, 10**12 * 10**6, {"from": admin})
+    return token
+
+
+@pytest.fixture(scope="module")
+def token(admin, requester):
+    """A standard 18-decimals ERC-20 with permit."""
+    from brownie import MockERC20
+
+    token = MockERC20.deploy("Mock Token", "MOCK", 18, {"from": admin})
+    token.mint(requester, 10**9 * 10**18, {"from": admin})
+    return token
+
+
+def task_params(chain, *, annotation=DAY, reveal=2 * DAY, challenge=DAY, claim=30 * DAY,
+                timeout=7 * DAY, spec=b"\x01" * 32, gold=b"\x02" * 32):
+    now = chain.time()
+    return (spec, gold, now + annotation, now + reveal, challenge, claim, timeout)
+
+
+@pytest.fixture
+def create_task(escrow, requester, token, chain):
+    """Factory: approve and create a funded task, returning its id."""
+
+    def create(budget=BUDGET, tok=None, sender=None, **params):
+        tok = tok or token
+        sender = sender or requester
+        tok.approve(escrow, budget, {"from": sender})
+        tx = escrow.createTask(tok, budget, task_params(chain, **params), {"from": sender})
+        return tx.return_value
+
+    return create
+
+
+@pytest.fixture
+def attest(registry):
+    def attest_(task_id, who, root=b"\x11" * 32, count=10):
+        return registry.attest(task_id, root, count, {"from": who})
+
+    return attest_
+
+
+def payout_tree_for(payouts):
+    from labelproof.merkle import payout_tree
+
+    return payout_tree({(a.address if hasattr(a, "address") else a): v for a, v in payouts.items()})
+
+
+@pytest.fixture
+def finalize_task(committee, oracle, chain):
+    """Factory: move past the reveal deadline, propose (1-of-1) and finalize a payout tree."""
+
+    def finalize(task_id, payouts, report_hash=b"\x33" * 32):
+        tree = payout_tree_for(payouts)
+        total = sum(payouts.values())
+        task = _task(committee.escrow(), task_id)
+        if chain.time() <= task["revealDeadline"]:
+            chain.sleep(task["revealDeadline"] - chain.time() + 1)
+        committee.propose(task_id, tree.root, total, report_hash, {"from": oracle})
+        chain.sleep(task["challengePeriod"] + 1)
+        committee.finalize(task_id, {"from": oracle})
+        return tree
+
+    return finalize
+
+
+def _task(escrow_address, task_id):
+    from brownie import TaskEscrow
+
+    return TaskEscrow.at(escrow_address).task(task_id).dict()
+
+
+def proof_for(tree, account):
+    address = account.address if hasattr(account, "address") else account
+    for i, value in tree.entries():
+        if value[0].lower() == address.lower():
+            return int(value[1]), tree.get_proof(i)
+    raise KeyError(address)
