@@ -20,8 +20,11 @@ $(BIN)/.installed: constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# `npm install` rather than `npm ci`: npm 11 leaves anvil's other-platform optional packages out
+# of the lock file and `npm ci` then refuses it. With exact versions in package.json and the lock
+# present, install resolves the same tree and leaves the lock untouched.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The compiler shim is re-checked every time (cheap): a clone elsewhere may have moved it.

@@ -9,22 +9,26 @@ import {ITaskEscrow} from "./interfaces/ITaskEscrow.sol";
 /// @title OracleCommittee
 /// @notice Turns the agreement of `threshold` oracles into a final payout, after a challenge
 /// window in which a guardian can veto.
+/// @dev Honest oracles compute the same payout, so each round keeps the first proposal in the
+/// task's own three storage words and counts its votes there; only a competing payout costs an
+/// extra word. Each oracle holds one of 32 voting slots, so "has voted this round" is one bit.
 contract OracleCommittee is IOracleCommittee, AccessControl {
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    uint256 private constant MAX_ORACLES = 32;
 
     ITaskEscrow private immutable _escrow;
     uint256 private _threshold;
-
-    mapping(uint256 taskId => Proposal) private _pending;
-    // Keyed by (taskId, round, oracle) and (taskId, round, payout): a veto starts a new round, so
-    // earlier votes simply stop counting without being deleted.
-    mapping(bytes32 voteKey => bool) private _voted;
-    mapping(bytes32 tallyKey => uint256) private _tally;
+    uint32 private _usedSlots;
+    mapping(address oracle => uint8 slotPlusOne) private _slots;
+    mapping(uint256 taskId => Proposal) private _proposals;
+    // Votes for payouts other than a round's leading one, keyed by (taskId, round, payout). A
+    // veto starts a new round, so earlier votes stop counting without being deleted.
+    mapping(bytes32 tallyKey => uint256) private _otherVotes;
 
     /// @param escrow_ the TaskEscrow whose tasks this committee pays out.
     /// @param admin holder of DEFAULT_ADMIN_ROLE: grants oracles and guardians, sets the threshold.
-    /// @param oracles the initial oracles.
+    /// @param oracles the initial oracles (at most 32).
     /// @param threshold_ how many of them must propose the same payout.
     /// @param guardian first holder of GUARDIAN_ROLE (veto); zero for none.
     constructor(
@@ -34,7 +38,7 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
         uint256 threshold_,
         address guardian
     ) {
-        if (threshold_ == 0) revert InvalidThreshold(threshold_);
+        if (threshold_ == 0 || threshold_ > MAX_ORACLES) revert InvalidThreshold(threshold_);
         _escrow = ITaskEscrow(escrow_);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         for (uint256 i; i < oracles.length; ++i) {
@@ -46,72 +50,81 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     }
 
     /// @inheritdoc IOracleCommittee
-    function propose(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash)
-        external
-        onlyRole(ORACLE_ROLE)
-    {
+    function propose(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash) external {
+        uint256 slotPlusOne = _slots[msg.sender];
+        if (slotPlusOne == 0) revert AccessControlUnauthorizedAccount(msg.sender, ORACLE_ROLE);
         if (root == bytes32(0)) revert EmptyRoot();
-        ITaskEscrow.Task memory t = _escrow.task(taskId);
-        if (t.status != ITaskEscrow.Status.Funded) revert TaskNotFunded(taskId);
-        if (block.timestamp <= t.revealDeadline) revert RevealWindowOpen(taskId, t.revealDeadline);
-        uint256 challengeEnds = block.timestamp + t.challengePeriod;
-        uint256 oracleDeadline = uint256(t.revealDeadline) + t.oracleTimeout;
-        if (challengeEnds > oracleDeadline) {
-            revert ProposalTooLate(taskId, challengeEnds, oracleDeadline);
-        }
-        if (total > t.budget) revert PayoutExceedsBudget(taskId, total, t.budget);
+        uint256 challengeEnds = _checkWindow(taskId, total);
 
-        Proposal storage p = _pending[taskId];
-        if (p.root != bytes32(0)) revert ProposalAlreadyPending(taskId);
+        Proposal storage p = _proposals[taskId];
+        if (p.challengeEnds != 0) revert ProposalAlreadyPending(taskId);
         uint32 round = p.round;
-        bytes32 voteKey = keccak256(abi.encode(taskId, round, msg.sender));
-        if (_voted[voteKey]) revert AlreadyVoted(taskId, round, msg.sender);
-        bytes32 tallyKey = keccak256(abi.encode(taskId, round, root, total, reportHash));
-        uint256 count = _tally[tallyKey] + 1;
+        uint32 bit = uint32(1 << (slotPlusOne - 1));
+        uint32 voters = p.voters;
+        if (voters & bit != 0) revert AlreadyVoted(taskId, round, msg.sender);
+        p.voters = voters | bit;
+
+        uint256 count;
+        bytes32 leading = p.root;
+        if (leading == bytes32(0)) {
+            count = 1;
+            p.root = root;
+            p.total = total;
+            p.reportHash = reportHash;
+            p.votes = 1;
+        } else if (leading == root && p.total == total && p.reportHash == reportHash) {
+            count = p.votes + 1;
+            p.votes = uint8(count);
+        } else {
+            bytes32 key = keccak256(abi.encode(taskId, round, root, total, reportHash));
+            count = _otherVotes[key] + 1;
+            if (count < _threshold) {
+                _otherVotes[key] = count;
+            } else {
+                // A competing payout won: it becomes the round's proposal.
+                p.root = root;
+                p.total = total;
+                p.reportHash = reportHash;
+                p.votes = uint8(count);
+            }
+        }
         emit Proposed(taskId, msg.sender, round, root, total, reportHash, count);
 
-        if (count < _threshold) {
-            _voted[voteKey] = true;
-            _tally[tallyKey] = count;
-            return;
+        if (count >= _threshold) {
+            p.challengeEnds = uint40(challengeEnds);
+            emit ProposalPending(taskId, round, root, total, reportHash, uint64(challengeEnds));
         }
-        // The deciding vote is not stored: the pending proposal itself blocks further votes in
-        // this round, and a veto moves on to a fresh round.
-        p.root = root;
-        p.total = total;
-        p.challengeEnds = uint64(challengeEnds);
-        p.reportHash = reportHash;
-        emit ProposalPending(taskId, round, root, total, reportHash, uint64(challengeEnds));
     }
 
     /// @inheritdoc IOracleCommittee
     function veto(uint256 taskId, string calldata reason) external onlyRole(GUARDIAN_ROLE) {
-        Proposal storage p = _pending[taskId];
-        if (p.root == bytes32(0)) revert NoPendingProposal(taskId);
-        if (block.timestamp >= p.challengeEnds) {
-            revert ChallengeWindowClosed(taskId, p.challengeEnds);
-        }
+        Proposal storage p = _proposals[taskId];
+        uint40 ends = p.challengeEnds;
+        if (ends == 0) revert NoPendingProposal(taskId);
+        if (block.timestamp >= ends) revert ChallengeWindowClosed(taskId, ends);
+
         uint32 round = p.round + 1;
-        delete _pending[taskId];
+        delete _proposals[taskId];
         p.round = round;
         emit Vetoed(taskId, msg.sender, round, reason);
     }
 
     /// @inheritdoc IOracleCommittee
     function finalize(uint256 taskId) external {
-        Proposal memory p = _pending[taskId];
-        if (p.root == bytes32(0)) revert NoPendingProposal(taskId);
+        Proposal memory p = _proposals[taskId];
+        if (p.challengeEnds == 0) revert NoPendingProposal(taskId);
         if (block.timestamp < p.challengeEnds) revert ChallengeWindowOpen(taskId, p.challengeEnds);
 
-        delete _pending[taskId];
-        _pending[taskId].round = p.round;
+        // The round number stays, so views and vote keys never go back to an earlier round.
+        delete _proposals[taskId];
+        _proposals[taskId].round = p.round;
         _escrow.recordPayout(taskId, p.root, p.total, p.reportHash);
         emit Finalized(taskId, p.root, p.total, p.reportHash);
     }
 
     /// @inheritdoc IOracleCommittee
     function setThreshold(uint256 threshold_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (threshold_ == 0) revert InvalidThreshold(threshold_);
+        if (threshold_ == 0 || threshold_ > MAX_ORACLES) revert InvalidThreshold(threshold_);
         emit ThresholdChanged(_threshold, threshold_);
         _threshold = threshold_;
     }
@@ -123,25 +136,36 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @inheritdoc IOracleCommittee
     function pending(uint256 taskId) external view returns (Proposal memory) {
-        return _pending[taskId];
+        return _proposals[taskId];
     }
 
     /// @inheritdoc IOracleCommittee
-    /// @dev Counts the votes stored before the proposal became pending; the deciding vote is
-    /// implied by {pending}.
+    function isPending(uint256 taskId) external view returns (bool) {
+        return _proposals[taskId].challengeEnds != 0;
+    }
+
+    /// @inheritdoc IOracleCommittee
+    function oracleSlot(address oracle) external view returns (uint256) {
+        uint256 slotPlusOne = _slots[oracle];
+        if (slotPlusOne == 0) revert AccessControlUnauthorizedAccount(oracle, ORACLE_ROLE);
+        return slotPlusOne - 1;
+    }
+
+    /// @inheritdoc IOracleCommittee
     function votes(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash)
         external
         view
         returns (uint256)
     {
-        uint32 round = _pending[taskId].round;
-        return _tally[keccak256(abi.encode(taskId, round, root, total, reportHash))];
+        Proposal storage p = _proposals[taskId];
+        if (p.root == root && p.total == total && p.reportHash == reportHash) return p.votes;
+        return _otherVotes[keccak256(abi.encode(taskId, p.round, root, total, reportHash))];
     }
 
     /// @inheritdoc IOracleCommittee
     function hasVoted(uint256 taskId, address oracle) external view returns (bool) {
-        uint32 round = _pending[taskId].round;
-        return _voted[keccak256(abi.encode(taskId, round, oracle))];
+        uint256 slotPlusOne = _slots[oracle];
+        return slotPlusOne != 0 && _proposals[taskId].voters & (1 << (slotPlusOne - 1)) != 0;
     }
 
     /// @inheritdoc IOracleCommittee
@@ -152,5 +176,46 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     /// @inheritdoc IOracleCommittee
     function version() external pure returns (string memory) {
         return "1.0.0";
+    }
+
+    /// @dev Oracles get the lowest free voting slot when granted and free it when revoked. A
+    /// slot reused within a round keeps the bit of the oracle that held it before.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == ORACLE_ROLE) {
+            uint32 used = _usedSlots;
+            uint256 slot;
+            while (slot < MAX_ORACLES && used & (1 << slot) != 0) ++slot;
+            if (slot == MAX_ORACLES) revert TooManyOracles(MAX_ORACLES);
+            _usedSlots = used | uint32(1 << slot);
+            // slot < 32, so slot + 1 fits a uint8
+            _slots[account] = uint8(slot + 1);
+        }
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == ORACLE_ROLE) {
+            _usedSlots &= ~uint32(1 << (_slots[account] - 1));
+            delete _slots[account];
+        }
+    }
+
+    /// @dev The task must be funded, past its reveal deadline, within budget, and early enough
+    /// that the challenge window closes before the oracle deadline.
+    function _checkWindow(uint256 taskId, uint128 total) private view returns (uint256 ends) {
+        (
+            ITaskEscrow.Status status,
+            uint128 budget,
+            uint64 revealDeadline,
+            uint32 challengePeriod,
+            uint32 oracleTimeout
+        ) = _escrow.payoutWindow(taskId);
+        if (status != ITaskEscrow.Status.Funded) revert TaskNotFunded(taskId);
+        if (block.timestamp <= revealDeadline) revert RevealWindowOpen(taskId, revealDeadline);
+        ends = block.timestamp + challengePeriod;
+        uint256 oracleDeadline = uint256(revealDeadline) + oracleTimeout;
+        if (ends > oracleDeadline) revert ProposalTooLate(taskId, ends, oracleDeadline);
+        if (total > budget) revert PayoutExceedsBudget(taskId, total, budget);
     }
 }

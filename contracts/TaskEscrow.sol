@@ -115,8 +115,8 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         whenNotPaused
     {
         Task storage t = _claimable(taskId);
-        _spendClaim(t, taskId, account, amount, proof);
         _markClaimed(account, taskId);
+        _spendClaim(t, taskId, account, amount, proof);
 
         t.token.safeTransfer(account, amount);
         emit Claimed(taskId, account, amount);
@@ -124,44 +124,22 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc ITaskEscrow
     /// @dev Every claim's effects happen before the first transfer; amounts are summed per token
-    /// in memory so each token moves once.
+    /// in memory so each token moves once. Claims of tasks in the same 256-task range write the
+    /// same bitmap word, which costs a fresh write once and a warm one after.
     function claimMany(address account, ClaimRequest[] calldata claims) external whenNotPaused {
         uint256 n = claims.length;
         if (n == 0) revert EmptyClaims();
         IERC20[] memory tokens = new IERC20[](n);
         uint256[] memory sums = new uint256[](n);
         uint256 distinct;
-
-        // The bitmap word is kept in memory while consecutive tasks share it.
-        uint256 word = type(uint256).max;
-        uint256 bits;
         for (uint256 i; i < n; ++i) {
             ClaimRequest calldata c = claims[i];
             Task storage t = _claimable(c.taskId);
+            _markClaimed(account, c.taskId);
             _spendClaim(t, c.taskId, account, c.amount, c.proof);
-
-            uint256 w = c.taskId >> 8;
-            if (w != word) {
-                if (word != type(uint256).max) _claimedBits[account][word] = bits;
-                word = w;
-                bits = _claimedBits[account][w];
-            }
-            uint256 bit = 1 << (c.taskId & 0xff);
-            if (bits & bit != 0) revert AlreadyClaimed(c.taskId, account);
-            bits |= bit;
-
-            IERC20 token = t.token;
-            uint256 j;
-            while (j < distinct && tokens[j] != token) ++j;
-            if (j == distinct) {
-                tokens[j] = token;
-                ++distinct;
-            }
-            sums[j] += c.amount;
+            distinct = _addToSums(tokens, sums, distinct, t.token, c.amount);
             emit Claimed(c.taskId, account, c.amount);
         }
-        _claimedBits[account][word] = bits;
-
         for (uint256 j; j < distinct; ++j) {
             tokens[j].safeTransfer(account, sums[j]);
         }
@@ -195,6 +173,22 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
     /// @inheritdoc ITaskEscrow
     function task(uint256 taskId) external view returns (Task memory) {
         return _tasks[taskId];
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function payoutWindow(uint256 taskId)
+        external
+        view
+        returns (
+            Status status,
+            uint128 budget,
+            uint64 revealDeadline,
+            uint32 challengePeriod,
+            uint32 oracleTimeout
+        )
+    {
+        Task storage t = _tasks[taskId];
+        return (t.status, t.budget, t.revealDeadline, t.challengePeriod, t.oracleTimeout);
     }
 
     /// @inheritdoc ITaskEscrow
@@ -292,6 +286,25 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         if (amount > remaining) revert ClaimExceedsPayout(taskId, amount, remaining);
         // amount <= remaining <= payoutTotal, a uint128
         t.claimed += uint128(amount);
+    }
+
+    /// @dev Adds `amount` to `token`'s running sum, appending the token if new; returns the new
+    /// number of distinct tokens. A linear scan: a batch mixes few tokens.
+    function _addToSums(
+        IERC20[] memory tokens,
+        uint256[] memory sums,
+        uint256 distinct,
+        IERC20 token,
+        uint256 amount
+    ) private pure returns (uint256) {
+        uint256 j;
+        while (j < distinct && tokens[j] != token) ++j;
+        if (j == distinct) {
+            tokens[j] = token;
+            ++distinct;
+        }
+        sums[j] += amount;
+        return distinct;
     }
 
     function _markClaimed(address account, uint256 taskId) private {

@@ -6,12 +6,18 @@ pragma solidity ^0.8.20;
 /// proposal waits out the task's challenge window, during which a guardian may veto it (the
 /// oracles then propose again, in a new round); afterwards anyone finalizes it into the escrow.
 interface IOracleCommittee {
-    /// @notice The proposal that reached the threshold and is waiting out its challenge window.
+    /// @notice A task's leading proposal in its current round: the first payout proposed, or
+    /// the one that reached the threshold. `challengeEnds` is zero until the threshold is
+    /// reached; then the proposal is pending and no more votes are taken in this round.
+    /// @param voters bitmap of the oracle slots that voted in this round (for any payout).
+    /// @param votes the votes for this payout.
     struct Proposal {
         bytes32 root;
         uint128 total;
-        uint64 challengeEnds;
+        uint40 challengeEnds;
         uint32 round;
+        uint32 voters;
+        uint8 votes;
         bytes32 reportHash;
     }
 
@@ -46,6 +52,7 @@ interface IOracleCommittee {
     event ThresholdChanged(uint256 previous, uint256 threshold);
 
     error InvalidThreshold(uint256 threshold);
+    error TooManyOracles(uint256 max);
     error EmptyRoot();
     error TaskNotFunded(uint256 taskId);
     error RevealWindowOpen(uint256 taskId, uint64 revealDeadline);
@@ -54,8 +61,8 @@ interface IOracleCommittee {
     error AlreadyVoted(uint256 taskId, uint32 round, address oracle);
     error ProposalAlreadyPending(uint256 taskId);
     error NoPendingProposal(uint256 taskId);
-    error ChallengeWindowOpen(uint256 taskId, uint64 challengeEnds);
-    error ChallengeWindowClosed(uint256 taskId, uint64 challengeEnds);
+    error ChallengeWindowOpen(uint256 taskId, uint40 challengeEnds);
+    error ChallengeWindowClosed(uint256 taskId, uint40 challengeEnds);
 
     /// @notice Votes for a payout of `taskId`. Only oracles, after the reveal deadline, early
     /// enough that the challenge window ends before the oracle deadline.
@@ -67,14 +74,21 @@ interface IOracleCommittee {
     /// @notice Hands the pending proposal to the escrow once its challenge window is over. Anyone.
     function finalize(uint256 taskId) external;
 
-    /// @notice Sets how many oracles must propose the same payout. Only the admin.
+    /// @notice Sets how many oracles must propose the same payout. Only the admin. At most 32
+    /// oracles can hold the role at once (each votes through one bit of a 32-bit bitmap).
     function setThreshold(uint256 threshold) external;
 
     /// @notice Oracles that must agree.
     function threshold() external view returns (uint256);
 
-    /// @notice The current round and pending proposal of `taskId` (root zero if none pending).
+    /// @notice The task's leading proposal in its current round (root zero if none yet).
     function pending(uint256 taskId) external view returns (Proposal memory);
+
+    /// @notice Whether the task has an agreed proposal waiting out its challenge window.
+    function isPending(uint256 taskId) external view returns (bool);
+
+    /// @notice The voting slot (0 to 31) of an oracle; reverts for a non-oracle.
+    function oracleSlot(address oracle) external view returns (uint256);
 
     /// @notice Votes the payout (root, total, reportHash) has in the task's current round.
     function votes(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash)

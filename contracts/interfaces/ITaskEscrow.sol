@@ -183,6 +183,18 @@ interface ITaskEscrow {
     /// @notice The stored task (all zero for an unknown id).
     function task(uint256 taskId) external view returns (Task memory);
 
+    /// @notice What the oracle committee checks before a proposal, in two storage reads.
+    function payoutWindow(uint256 taskId)
+        external
+        view
+        returns (
+            Status status,
+            uint128 budget,
+            uint64 revealDeadline,
+            uint32 challengePeriod,
+            uint32 oracleTimeout
+        );
+
     /// @notice Number of tasks created so far (ids run from 1 to this).
     function taskCount() external view returns (uint256);
 
