@@ -25,6 +25,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, cast
 
+from Crypto.Hash import keccak as _pycryptodome_keccak_module
+from eth_abi.abi import encode as _abi_encode
+from eth_abi.grammar import normalize as _untyped_abi_normalize
+from eth_abi.grammar import parse as _abi_parse
+
 __all__ = [
     "MerkleError",
     "StandardMerkleTree",
@@ -34,6 +39,8 @@ __all__ = [
     "payout_tree",
     "to_checksum_address",
 ]
+
+_abi_normalize = cast(Callable[[str], str], _untyped_abi_normalize)
 
 FORMAT = "standard-v1"
 PAYOUT_ENCODING: tuple[str, str] = ("address", "uint256")
@@ -73,26 +80,20 @@ class _Hash(Protocol):
     def digest(self) -> bytes: ...
 
 
-def _pick_keccak() -> Callable[[bytes], _Hash]:
-    """Prefer safe-pysha3: it is a thin C binding, ~7x faster per call than pycryptodome.
-
-    pycryptodome's ``keccak.new`` does keyword parsing in Python on every call, which for the
-    ~3 hashes per leaf of a large tree is the single biggest cost; it stays as the fallback so the
-    module still works (just slower) where the pysha3 wheel is unavailable.
-    """
-    try:
-        import sha3  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:  # pragma: no cover - exercised only without safe-pysha3
-        from Crypto.Hash import keccak as _ck
-
-        def _new(data: bytes) -> _Hash:
-            return _ck.new(digest_bits=256, data=data)
-
-        return _new
-    return cast(Callable[[bytes], _Hash], sha3.keccak_256)
+def _pycryptodome_keccak(data: bytes) -> _Hash:
+    return _pycryptodome_keccak_module.new(digest_bits=256, data=data)
 
 
-_keccak_new = _pick_keccak()
+# Prefer safe-pysha3: it is a thin C binding, ~7x faster per call than pycryptodome, whose
+# ``keccak.new`` parses keyword arguments in Python on every call -- the biggest cost for the ~4
+# hashes per leaf of a large tree.  pycryptodome stays as the fallback so the module still works
+# (just slower) where the pysha3 wheel is unavailable.
+try:
+    import sha3 as _sha3  # type: ignore[import-not-found, unused-ignore]
+
+    _keccak_new = cast(Callable[[bytes], _Hash], _sha3.keccak_256)
+except ImportError:  # pragma: no cover - exercised only without safe-pysha3
+    _keccak_new = _pycryptodome_keccak
 
 
 def keccak256(data: bytes) -> bytes:
@@ -175,7 +176,7 @@ def _parse_int(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise MerkleError(f"invalid {what} {value!r}: expected an integer, not a bool")
     if isinstance(value, int):
-        return value
+        return int(value)  # plain int: an IntEnum would dump as its name, not its number
     if isinstance(value, str):
         if _DEC_INT.fullmatch(value):
             return int(value, 10)
@@ -210,8 +211,10 @@ def _hex(node: bytes) -> str:
 
 
 def _is_payout_encoding(leaf_encoding: Sequence[str]) -> bool:
-    return len(leaf_encoding) == 2 and leaf_encoding[0] == "address" and (
-        leaf_encoding[1] in ("uint256", "uint")
+    return (
+        len(leaf_encoding) == 2
+        and leaf_encoding[0] == "address"
+        and (leaf_encoding[1] in ("uint256", "uint"))
     )
 
 
@@ -231,7 +234,9 @@ class _Encoder:
 
     def __init__(self, leaf_encoding: Sequence[str]) -> None:
         if isinstance(leaf_encoding, str) or not all(isinstance(t, str) for t in leaf_encoding):
-            raise MerkleError(f"leaf encoding must be a list of ABI type strings: {leaf_encoding!r}")
+            raise MerkleError(
+                f"leaf encoding must be a list of ABI type strings: {leaf_encoding!r}"
+            )
         if len(leaf_encoding) == 0:
             raise MerkleError("leaf encoding must name at least one ABI type")
         self.leaf_encoding: tuple[str, ...] = tuple(leaf_encoding)
@@ -239,11 +244,9 @@ class _Encoder:
         self._types: list[Any] = []
         self._type_strs: list[str] = []
         if not self.fast:
-            from eth_abi.grammar import normalize, parse
-
             try:
-                self._type_strs = [normalize(t) for t in self.leaf_encoding]
-                self._types = [parse(t) for t in self._type_strs]
+                self._type_strs = [_abi_normalize(t) for t in self.leaf_encoding]
+                self._types = [_abi_parse(t) for t in self._type_strs]
             except Exception as exc:  # eth_abi raises parsimonious/ABI errors of several kinds
                 raise MerkleError(f"invalid leaf encoding {leaf_encoding!r}: {exc}") from exc
 
@@ -267,13 +270,9 @@ class _Encoder:
             new = _keccak_new
             leaf = new(new(_ZERO12 + raw + amount.to_bytes(32, "big")).digest()).digest()
             return (checksummed, amount), leaf
-        normalised = tuple(
-            self._normalise(t, v) for t, v in zip(self._types, seq, strict=True)
-        )
-        from eth_abi import encode
-
+        normalised = tuple(self._normalise(t, v) for t, v in zip(self._types, seq, strict=True))
         try:
-            encoded = encode(self._type_strs, normalised)
+            encoded = _abi_encode(self._type_strs, normalised)
         except Exception as exc:  # eth_abi raises EncodingError subclasses and OverflowError
             raise MerkleError(
                 f"cannot ABI-encode {value!r} as {list(self.leaf_encoding)}: {exc}"
@@ -401,7 +400,7 @@ class StandardMerkleTree:
     Instances are immutable after construction; that (plus validation in ``of``/``load``) is why
     proofs are read straight from the node array instead of being re-verified per call the way
     the JS ``getProof`` does -- re-hashing an unchanged, already-checked tree proves nothing and
-    would make producing every proof of a large tree ~20x slower.
+    would make producing every proof of a large tree several times slower.
     """
 
     __slots__ = ("_encoder", "_hexes", "_lookup", "_tree", "_tree_index", "_values")
@@ -466,7 +465,9 @@ class StandardMerkleTree:
         Node hex case is normalised to lowercase, whereas JS would reject upper-case leaves.
         """
         if not isinstance(data, Mapping):
-            raise MerkleError(f"a standard-v1 dump must be a JSON object, got {type(data).__name__}")
+            raise MerkleError(
+                f"a standard-v1 dump must be a JSON object, got {type(data).__name__}"
+            )
         if data.get("format") != FORMAT:
             raise MerkleError(f"Unknown format {data.get('format')!r}")
         if data.get("leafEncoding") is None:
@@ -589,7 +590,8 @@ class StandardMerkleTree:
         A node's proof is its sibling followed by its parent's proof, so walking the tree top-down
         level by level builds each proof with one C-level list concatenation instead of a
         ``log2(n)``-step Python loop per leaf; for 100k leaves that is several times faster than
-        calling :meth:`get_proof` for each index.  Only one level's proofs are alive at a time.
+        calling :meth:`get_proof` for each index.  Apart from the leaves' proofs, only one
+        level's proofs are alive at a time.
         """
         hexes = self._hexes
         size = len(hexes)
@@ -610,7 +612,7 @@ class StandardMerkleTree:
             level = children
             start = child_start
         result = [leaf_proofs[t - first_leaf] for t in self._tree_index]
-        # A tree with duplicate values shares a leaf node; give each caller its own list.
+        # A loaded dump may point two values at one leaf; then give each value its own list.
         if len(set(self._tree_index)) != len(self._tree_index):
             result = [list(p) for p in result]
         return result
@@ -628,7 +630,8 @@ class StandardMerkleTree:
 
         Malformed input (a node that is not 32 bytes, a value that cannot be encoded) raises
         ``MerkleError`` like the JS version throws, so a caller cannot mistake garbage for a
-        merely non-matching proof.
+        merely non-matching proof.  Unlike JS, ``root`` is compared case-insensitively (JS
+        compares the hex string as given, so an upper-case root never verifies there).
         """
         expected = _parse_node(root, "root")
         computed = _Encoder(leaf_encoding).prepare(value)[1]

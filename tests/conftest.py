@@ -176,7 +176,9 @@ def token(admin, requester):
 
 def task_params(chain, *, annotation=DAY, reveal=2 * DAY, challenge=DAY, claim=30 * DAY,
                 timeout=7 * DAY, spec=b"\x01" * 32, gold=b"\x02" * 32):
-    now = chain.time()
+    # The latest block's time, not chain.time(): anvil keeps its clock offset across brownie's
+    # snapshot reverts, so wall-clock based times drift from block times between tests.
+    now = chain[-1].timestamp
     return (spec, gold, now + annotation, now + reveal, challenge, claim, timeout)
 
 
@@ -216,8 +218,9 @@ def finalize_task(committee, oracle, chain):
         tree = payout_tree_for(payouts)
         total = sum(payouts.values())
         task = _task(committee.escrow(), task_id)
-        if chain.time() <= task["revealDeadline"]:
-            chain.sleep(task["revealDeadline"] - chain.time() + 1)
+        now = chain[-1].timestamp
+        if now <= task["revealDeadline"]:
+            chain.sleep(task["revealDeadline"] - now + 1)
         committee.propose(task_id, tree.root, total, report_hash, {"from": oracle})
         chain.sleep(task["challengePeriod"] + 1)
         committee.finalize(task_id, {"from": oracle})

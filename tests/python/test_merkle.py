@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_utils import to_checksum_address as reference_checksum
+from eth_utils.address import to_checksum_address as reference_checksum
 
+from labelproof import merkle
 from labelproof.merkle import (
     MerkleError,
     StandardMerkleTree,
@@ -36,6 +37,11 @@ needs_node = pytest.mark.skipif(
     shutil.which("node") is None or not OZ_PACKAGE.exists(),
     reason="node and the repository's node_modules (npm ci) are needed for the JS oracle",
 )
+
+
+@pytest.fixture(autouse=True)
+def isolation() -> None:
+    """Shadow tests/conftest.py's chain-snapshot fixture: these tests need no chain or brownie."""
 
 
 def run_js(tmp_path: Path, *args: Any) -> dict[str, Any]:
@@ -57,11 +63,13 @@ def random_payouts(size: int, seed: int) -> list[tuple[str, int]]:
     """Seeded values covering the uint256 edge cases (0, 1, 2**256-1) and mixed magnitudes."""
     rng = random.Random(seed)
     edge = [0, 1, 2**256 - 1, 10**18]
-    values = []
+    values: list[tuple[str, int]] = []
     for i in range(size):
         address = reference_checksum("0x" + rng.randbytes(20).hex())
-        amount = edge[i] if i < len(edge) else rng.choice(
-            [rng.randrange(10**6), rng.randrange(10**24), rng.randrange(2**256)]
+        amount = (
+            edge[i]
+            if i < len(edge)
+            else rng.choice([rng.randrange(10**6), rng.randrange(10**24), rng.randrange(2**256)])
         )
         values.append((address, amount))
     return values
@@ -81,6 +89,23 @@ def test_keccak_is_ethereum_keccak_not_sha3() -> None:
     assert keccak256(b"").hex() == (
         "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     )
+
+
+def test_pycryptodome_fallback_agrees_with_the_fast_keccak() -> None:
+    """The fallback backend is only used without safe-pysha3, so check it here explicitly."""
+    for data in (b"", b"abc", bytes(range(64)), bytes(200)):
+        assert merkle._pycryptodome_keccak(data).digest() == keccak256(data)
+
+
+def test_uint_alias_and_unsorted_option() -> None:
+    values = random_payouts(10, seed=2)
+    assert StandardMerkleTree.of(values, ["address", "uint"]).root == (
+        StandardMerkleTree.of(values, PAYOUT).root
+    )
+    unsorted = StandardMerkleTree.of(values, PAYOUT, sort_leaves=False)
+    assert [unsorted.tree_index(i) for i in range(10)] == list(range(18, 8, -1))
+    for i, value in unsorted.entries():
+        assert StandardMerkleTree.verify(unsorted.root, PAYOUT, value, unsorted.get_proof(i))
 
 
 @pytest.mark.parametrize(
@@ -147,8 +172,11 @@ def test_python_dump_loads_in_js_with_same_root_and_proofs(tmp_path: Path, size:
 @pytest.mark.parametrize("size", SIZES)
 def test_js_dump_loads_in_python_with_same_root_and_proofs(tmp_path: Path, size: int) -> None:
     values = [[address, str(amount)] for address, amount in random_payouts(size, seed=1000 + size)]
-    js = run_js(tmp_path, "--of", write_json(tmp_path / "in.json", {"leafEncoding": PAYOUT,
-                                                                      "values": values}))
+    js = run_js(
+        tmp_path,
+        "--of",
+        write_json(tmp_path / "in.json", {"leafEncoding": PAYOUT, "values": values}),
+    )
 
     loaded = StandardMerkleTree.load(js["dump"])
     assert loaded.root == js["root"]
@@ -169,8 +197,11 @@ def test_js_dump_with_lowercase_addresses_and_duplicates(tmp_path: Path) -> None
     """JS keeps values as given; duplicates must keep JS's stable-sort leaf order."""
     base = random_payouts(40, seed=7)
     values = [[a.lower(), str(v)] for a, v in base] + [[base[3][0].lower(), str(base[3][1])]] * 2
-    js = run_js(tmp_path, "--of", write_json(tmp_path / "in.json", {"leafEncoding": PAYOUT,
-                                                                      "values": values}))
+    js = run_js(
+        tmp_path,
+        "--of",
+        write_json(tmp_path / "in.json", {"leafEncoding": PAYOUT, "values": values}),
+    )
     loaded = StandardMerkleTree.load(js["dump"])
     built = StandardMerkleTree.of(values, PAYOUT)
     assert loaded.root == built.root == js["root"]
@@ -187,8 +218,16 @@ def test_js_dump_with_lowercase_addresses_and_duplicates(tmp_path: Path) -> None
 @needs_node
 def test_general_leaf_encoding_matches_js(tmp_path: Path) -> None:
     """Non-payout encodings go through eth_abi; check them against JS in both directions."""
-    encoding = ["uint256", "string", "bytes32", "bool", "address[]", "int64", "bytes",
-                "(address,uint8)"]
+    encoding = [
+        "uint256",
+        "string",
+        "bytes32",
+        "bool",
+        "address[]",
+        "int64",
+        "bytes",
+        "(address,uint8)",
+    ]
     rng = random.Random(99)
     values = [
         [
@@ -203,8 +242,11 @@ def test_general_leaf_encoding_matches_js(tmp_path: Path) -> None:
         ]
         for i in range(13)
     ]
-    js = run_js(tmp_path, "--of", write_json(tmp_path / "in.json", {"leafEncoding": encoding,
-                                                                      "values": values}))
+    js = run_js(
+        tmp_path,
+        "--of",
+        write_json(tmp_path / "in.json", {"leafEncoding": encoding, "values": values}),
+    )
     built = StandardMerkleTree.of(values, encoding)
     assert built.root == js["root"]
     assert built.proofs() == js["proofs"]
@@ -212,6 +254,16 @@ def test_general_leaf_encoding_matches_js(tmp_path: Path) -> None:
     loaded = StandardMerkleTree.load(js["dump"])
     assert loaded.root == js["root"]
     assert run_js(tmp_path, write_json(tmp_path / "ours.json", built.dump()))["root"] == js["root"]
+
+
+@needs_node
+def test_unsorted_option_matches_js(tmp_path: Path) -> None:
+    values = [[a, str(v)] for a, v in random_payouts(23, seed=23)]
+    request = {"leafEncoding": PAYOUT, "values": values, "options": {"sortLeaves": False}}
+    js = run_js(tmp_path, "--of", write_json(tmp_path / "in.json", request))
+    built = StandardMerkleTree.of(values, PAYOUT, sort_leaves=False)
+    assert built.dump() == js["dump"]
+    assert built.proofs() == js["proofs"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +316,9 @@ def test_verify_good_and_tampered() -> None:
     address, amount = values[0]
     proof = tree.get_proof(0)
     bad_sibling = "0x" + ("00" if proof[0][2:4] != "00" else "11") + proof[0][4:]
-    assert not StandardMerkleTree.verify(tree.root, PAYOUT, [address, amount], [bad_sibling,
-                                                                               *proof[1:]])
+    assert not StandardMerkleTree.verify(
+        tree.root, PAYOUT, [address, amount], [bad_sibling, *proof[1:]]
+    )
     assert not StandardMerkleTree.verify(tree.root, PAYOUT, [address, amount], proof[:-1])
     with pytest.raises(MerkleError, match="32-byte"):
         StandardMerkleTree.verify(tree.root, PAYOUT, [address, amount], ["0x1234"])
