@@ -71,6 +71,7 @@ class Sender:
         )
         self.confirmations = confirmations
         self.timeout = timeout
+        self.gas_used = 0  # running total, for per-role gas reports
 
     def nonce(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.address, "pending"))
@@ -96,6 +97,7 @@ class Sender:
             raise ChainError(f"{what} failed: {_reason(exc)}") from exc
         if receipt["status"] != 1:
             raise ChainError(f"{what} reverted in transaction {HexBytes(tx_hash).hex()}")
+        self.gas_used += int(receipt["gasUsed"])
         self._wait_confirmations(receipt)
         return receipt
 

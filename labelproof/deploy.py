@@ -63,13 +63,16 @@ class DeployConfig:
             raise DeployConfigError(f"{source}: unknown keys {sorted(unknown)}")
         token = data.get("reward_token", {})
         try:
-            token_cfg = None if token is False else RewardTokenConfig(**(token or {}))
+            token = dict(token or {}) if token is not False else None
+            if token and "minter" in token:
+                token["minter"] = _address_field(token["minter"])
+            token_cfg = None if token is None else RewardTokenConfig(**token)
         except TypeError as exc:
             raise DeployConfigError(f"{source}: reward_token: {exc}") from exc
         cfg = cls(
-            admin=data.get("admin"),
-            guardian=data.get("guardian"),
-            oracles=tuple(data.get("oracles") or ()),
+            admin=_address_field(data.get("admin")),
+            guardian=_address_field(data.get("guardian")),
+            oracles=tuple(_address_field(o) for o in data.get("oracles") or ()),
             threshold=int(data.get("threshold", 1)),
             reward_token=token_cfg,
             confirmations=int(data.get("confirmations", 0)),
@@ -100,6 +103,13 @@ class DeployConfig:
             minter = self.reward_token.minter
             if minter is not None and not is_address(minter):
                 raise DeployConfigError(f"{source}: reward_token.minter {minter!r} is not an address")
+
+
+def _address_field(value: Any) -> Any:
+    """YAML reads an unquoted 0x... address as an integer; turn it back into the address."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**160:
+        return f"0x{value:040x}"
+    return value
 
 
 @dataclass(frozen=True)
