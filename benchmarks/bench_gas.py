@@ -83,8 +83,9 @@ class Bench:
         task_id = s["escrow"].functions.taskCount().call()
         return task_id, r["gasUsed"]
 
-    def to_payouts(self, s: dict[str, Any], task_id: int, payouts: dict[str, int],
-                   proposers: list[Sender]) -> tuple[Any, list[int]]:
+    def to_payouts(
+        self, s: dict[str, Any], task_id: int, payouts: dict[str, int], proposers: list[Sender]
+    ) -> tuple[Any, list[int]]:
         tree = payout_tree(payouts)
         total = sum(payouts.values())
         self.node.time_travel(2 * DAY + 1)
@@ -141,8 +142,13 @@ def run() -> dict[str, Any]:
         chain_id = b.w3.eth.chain_id
         signed = [
             sign_attestation(
-                Account.create().key, chain_id, s["registry"].address, task,
-                bytes([i % 255 + 1]) * 32, 100, 1,
+                Account.create().key,
+                chain_id,
+                s["registry"].address,
+                task,
+                bytes([i % 255 + 1]) * 32,
+                100,
+                1,
             ).as_tuple()
             for i in range(100)
         ]

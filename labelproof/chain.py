@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,14 @@ class Artifact:
     bytecode: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def artifact(name: str, build_dir: Path = BUILD_DIR) -> Artifact:
     """The ABI and creation bytecode of a compiled contract (brownie's build output)."""
     path = build_dir / f"{name}.json"
     if not path.exists():
-        raise ChainError(f"no build artifact {path}: compile the contracts first (`brownie compile`)")
+        raise ChainError(
+            f"no build artifact {path}: compile the contracts first (`brownie compile`)"
+        )
     data = json.loads(path.read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
 

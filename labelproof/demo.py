@@ -117,8 +117,12 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
         committee = contract_at(w3, "OracleCommittee", dep.committee)
         assert dep.reward_token is not None
         token = contract_at(w3, "RewardToken", dep.reward_token)
-        for name, address in (("escrow", dep.escrow), ("registry", dep.registry),
-                              ("committee", dep.committee), ("token", dep.reward_token)):
+        for name, address in (
+            ("escrow", dep.escrow),
+            ("registry", dep.registry),
+            ("committee", dep.committee),
+            ("token", dep.reward_token),
+        ):
             progress.info(f"{name:<10} {address}")
 
         # -- requester
@@ -142,24 +146,38 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
 
         v, r, s = sign_permit(requester_key.key, token, escrow.address, budget, now + 3600)
         requester.call(
-            escrow.functions.createTaskWithPermit(token.address, budget, params, now + 3600, v, r, s),
+            escrow.functions.createTaskWithPermit(
+                token.address, budget, params, now + 3600, v, r, s
+            ),
             what="createTaskWithPermit",
         )
         task_id = escrow.functions.taskCount().call()
-        progress.info(f"task {task_id}: {budget_tokens:,} LPR for {len(items)} items, "
-                      f"{len(gold)} of them gold (committed, revealed to the oracle later)")
+        progress.info(
+            f"task {task_id}: {budget_tokens:,} LPR for {len(items)} items, "
+            f"{len(gold)} of them gold (committed, revealed to the oracle later)"
+        )
 
         # -- annotators commit
         chain_id = w3.eth.chain_id
         annotators = []
         for n, (worker, labels) in enumerate(sorted(data.answers.items())):
-            ann = Annotator(worker=worker, account=Account.create(), labels=labels,
-                            direct=n % DIRECT_SHARE == 0)
+            ann = Annotator(
+                worker=worker, account=Account.create(), labels=labels, direct=n % DIRECT_SHARE == 0
+            )
             leaves = []
             for item, label in labels.items():
                 ann.salts[item] = new_salt()
-                leaves.append(annotation_leaf(chain_id, escrow.address, task_id, item,
-                                              ann.account.address, label, ann.salts[item]))
+                leaves.append(
+                    annotation_leaf(
+                        chain_id,
+                        escrow.address,
+                        task_id,
+                        item,
+                        ann.account.address,
+                        label,
+                        ann.salts[item],
+                    )
+                )
             ann.root = annotation_root(leaves)
             node.set_balance(ann.account.address, TOKEN)  # gas for claiming from its own wallet
             annotators.append(ann)
@@ -170,24 +188,38 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
                 registry.functions.attest(task_id, ann.root, len(ann.labels)), what="attest"
             )
         relayed = [
-            sign_attestation(a.account.key, chain_id, registry.address, task_id, a.root,
-                             len(a.labels), 1).as_tuple()
-            for a in annotators if not a.direct
+            sign_attestation(
+                a.account.key, chain_id, registry.address, task_id, a.root, len(a.labels), 1
+            ).as_tuple()
+            for a in annotators
+            if not a.direct
         ]
         for start in range(0, len(relayed), 50):
-            relayer.call(registry.functions.attestBySig(relayed[start:start + 50]),
-                         what="attestBySig")
-        progress.info(f"{len(direct)} attested directly, {len(relayed)} through the relayer "
-                      f"(signed EIP-712, no ETH needed)")
+            relayer.call(
+                registry.functions.attestBySig(relayed[start : start + 50]), what="attestBySig"
+            )
+        progress.info(
+            f"{len(direct)} attested directly, {len(relayed)} through the relayer "
+            f"(signed EIP-712, no ETH needed)"
+        )
 
         # -- reveal to the oracle, checked against the chain
         node.time_travel(DAY + 1)
         progress.step("Annotators reveal labels and salts to the oracle")
         revealed: list[tuple[str, str, str]] = []
         for ann in annotators:
-            leaves = [annotation_leaf(chain_id, escrow.address, task_id, item,
-                                      ann.account.address, label, ann.salts[item])
-                      for item, label in ann.labels.items()]
+            leaves = [
+                annotation_leaf(
+                    chain_id,
+                    escrow.address,
+                    task_id,
+                    item,
+                    ann.account.address,
+                    label,
+                    ann.salts[item],
+                )
+                for item, label in ann.labels.items()
+            ]
             ok = registry.functions.isAttested(
                 task_id, ann.account.address, annotation_root(leaves), len(leaves)
             ).call()
@@ -201,17 +233,21 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
         progress.step("Oracles score (Dawid-Skene, gold-clamped) and propose the payout root")
         from labelproof.scoring import AnswerSet, GoldSet, score
 
-        result = score(AnswerSet.from_rows(revealed), GoldSet.from_mapping(gold),
-                       method="ds", budget=budget)
+        result = score(
+            AnswerSet.from_rows(revealed), GoldSet.from_mapping(gold), method="ds", budget=budget
+        )
         payouts = {w: a for w, a in result.payouts.items() if a > 0}
         tree = payout_tree(payouts)
         total = sum(payouts.values())
         report_hash = keccak(result.report_bytes())
         for oracle in oracles[:2]:
-            oracle.call(committee.functions.propose(task_id, tree.root, total, report_hash),
-                        what="propose")
-        progress.info(f"root {tree.root[:18]}..., {len(payouts)} paid annotators, "
-                      f"total {total / TOKEN:,.2f} LPR; 2 of 3 oracles agree")
+            oracle.call(
+                committee.functions.propose(task_id, tree.root, total, report_hash), what="propose"
+            )
+        progress.info(
+            f"root {tree.root[:18]}..., {len(payouts)} paid annotators, "
+            f"total {total / TOKEN:,.2f} LPR; 2 of 3 oracles agree"
+        )
         node.time_travel(DAY + 1)
         anyone.call(committee.functions.finalize(task_id), what="finalize")
         progress.info("challenge window over, no veto: finalized, claims open")
@@ -228,11 +264,15 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
         for index, (account, amount) in tree.entries():
             ann = by_address[account]
             who = Sender(w3, ann.account)
-            who.call(escrow.functions.claim(task_id, account, int(amount), tree.get_proof(index)),
-                     what=f"claim by {ann.worker}")
+            who.call(
+                escrow.functions.claim(task_id, account, int(amount), tree.get_proof(index)),
+                what=f"claim by {ann.worker}",
+            )
             claim_gas += who.gas_used
-        progress.info(f"{len(payouts)} claims, escrow now holds "
-                      f"{token.functions.balanceOf(escrow.address).call() / TOKEN:,.6f} LPR")
+        progress.info(
+            f"{len(payouts)} claims, escrow now holds "
+            f"{token.functions.balanceOf(escrow.address).call() / TOKEN:,.6f} LPR"
+        )
         progress.finish()
 
         # -- balances
@@ -243,18 +283,28 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
             for a in annotators
         }
         scores = {w.worker: w for w in result.workers}
-        rows = sorted(annotators, key=lambda a: -token.functions.balanceOf(a.account.address).call())
-        print(f"   {'annotator':<12} {'wallet':<44} {'labels':>6} {'true acc':>8} "
-              f"{'quality':>7} {'LPR':>10}")
+        rows = sorted(
+            annotators, key=lambda a: -token.functions.balanceOf(a.account.address).call()
+        )
+        print(
+            f"   {'annotator':<12} {'wallet':<44} {'labels':>6} {'true acc':>8} "
+            f"{'quality':>7} {'LPR':>10}"
+        )
         for ann in rows:
             address = ann.account.address
             bal = token.functions.balanceOf(address).call()
-            print(f"   {ann.worker:<12} {address:<44} {len(ann.labels):>6} "
-                  f"{accuracy[address]:>8.3f} {scores[address].quality:>7.3f} {bal / TOKEN:>10.2f}")
-        print(f"   {'requester':<12} {requester.address:<44} {'':>6} {'':>8} {'':>7} "
-              f"{token.functions.balanceOf(requester.address).call() / TOKEN:>10.2f}")
-        print(f"   {'escrow':<12} {escrow.address:<44} {'':>6} {'':>8} {'':>7} "
-              f"{token.functions.balanceOf(escrow.address).call() / TOKEN:>10.2f}")
+            print(
+                f"   {ann.worker:<12} {address:<44} {len(ann.labels):>6} "
+                f"{accuracy[address]:>8.3f} {scores[address].quality:>7.3f} {bal / TOKEN:>10.2f}"
+            )
+        print(
+            f"   {'requester':<12} {requester.address:<44} {'':>6} {'':>8} {'':>7} "
+            f"{token.functions.balanceOf(requester.address).call() / TOKEN:>10.2f}"
+        )
+        print(
+            f"   {'escrow':<12} {escrow.address:<44} {'':>6} {'':>8} {'':>7} "
+            f"{token.functions.balanceOf(escrow.address).call() / TOKEN:>10.2f}"
+        )
         print("\n== Gas by role")
         print(f"   requester {requester.gas_used:>12,}")
         print(f"   relayer   {relayer.gas_used:>12,}")
@@ -270,10 +320,15 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--answers", type=Path, default=DATA_DIR / "duck" / "answer.csv",
-                        help="CSV question,worker,answer (default: the shipped duck dataset)")
-    parser.add_argument("--truth", type=Path, default=DATA_DIR / "duck" / "truth.csv",
-                        help="CSV question,truth")
+    parser.add_argument(
+        "--answers",
+        type=Path,
+        default=DATA_DIR / "duck" / "answer.csv",
+        help="CSV question,worker,answer (default: the shipped duck dataset)",
+    )
+    parser.add_argument(
+        "--truth", type=Path, default=DATA_DIR / "duck" / "truth.csv", help="CSV question,truth"
+    )
     parser.add_argument("--budget", type=int, default=10_000, help="budget in whole LPR")
     parser.add_argument("--seed", type=int, default=7, help="seed for the gold-item choice")
     args = parser.parse_args(argv)

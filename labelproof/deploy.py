@@ -102,7 +102,9 @@ class DeployConfig:
                 raise DeployConfigError(f"{source}: reward_token.cap must be positive")
             minter = self.reward_token.minter
             if minter is not None and not is_address(minter):
-                raise DeployConfigError(f"{source}: reward_token.minter {minter!r} is not an address")
+                raise DeployConfigError(
+                    f"{source}: reward_token.minter {minter!r} is not an address"
+                )
 
 
 def _address_field(value: Any) -> Any:
@@ -179,7 +181,12 @@ def deploy_suite(w3: Web3, sender: Sender, cfg: DeployConfig) -> Deployment:
     if cfg.reward_token is not None:
         rt = cfg.reward_token
         token = sender.deploy(
-            "RewardToken", rt.name, rt.symbol, rt.cap, admin, to_checksum_address(rt.minter or admin)
+            "RewardToken",
+            rt.name,
+            rt.symbol,
+            rt.cap,
+            admin,
+            to_checksum_address(rt.minter or admin),
         )
         token_address = token.address
 

@@ -11,8 +11,8 @@ import shutil
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +75,16 @@ def start_anvil(
     port = port or free_port()
     cmd = [
         anvil_binary(),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--accounts", str(accounts),
-        "--gas-limit", str(gas_limit),
-        "--block-base-fee-per-gas", "0",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--accounts",
+        str(accounts),
+        "--gas-limit",
+        str(gas_limit),
+        "--block-base-fee-per-gas",
+        "0",
         "--silent",
         *(extra or []),
     ]

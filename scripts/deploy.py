@@ -29,7 +29,9 @@ def main(config_path: str | None = None, out_dir: str | None = None):
     print(summary(cfg, sender.address, w3.eth.chain_id))
     deployment = deploy_suite(w3, sender, cfg)
     path = deployment.write(Path(out_dir)) if out_dir else deployment.write()
-    print(f"deployed: escrow {deployment.escrow}, registry {deployment.registry}, "
-          f"committee {deployment.committee}, token {deployment.reward_token}")
+    print(
+        f"deployed: escrow {deployment.escrow}, registry {deployment.registry}, "
+        f"committee {deployment.committee}, token {deployment.reward_token}"
+    )
     print(f"wrote {path}")
     return deployment

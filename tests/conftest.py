@@ -31,6 +31,7 @@ def pytest_configure(config):
         worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
         settings["port"] = int(os.environ["LABELPROOF_ANVIL_PORT"]) + 10 * int(worker[2:])
 
+
 BUDGET = 1_000 * 10**18
 
 
@@ -105,7 +106,8 @@ def deploy_suite(admin, guardian, oracles, threshold):
     from brownie import AttestationRegistry, OracleCommittee, RewardToken, TaskEscrow, network
 
     from labelproof.chain import Sender
-    from labelproof.deploy import DeployConfig, deploy_suite as deploy
+    from labelproof.deploy import DeployConfig
+    from labelproof.deploy import deploy_suite as deploy
 
     cfg = DeployConfig(
         admin=admin.address,
@@ -174,8 +176,17 @@ def token(admin, requester):
     return token
 
 
-def task_params(chain, *, annotation=DAY, reveal=2 * DAY, challenge=DAY, claim=30 * DAY,
-                timeout=7 * DAY, spec=b"\x01" * 32, gold=b"\x02" * 32):
+def task_params(
+    chain,
+    *,
+    annotation=DAY,
+    reveal=2 * DAY,
+    challenge=DAY,
+    claim=30 * DAY,
+    timeout=7 * DAY,
+    spec=b"\x01" * 32,
+    gold=b"\x02" * 32,
+):
     # The latest block's time, not chain.time(): anvil keeps its clock offset across brownie's
     # snapshot reverts, so wall-clock based times drift from block times between tests.
     now = chain[-1].timestamp

@@ -83,14 +83,14 @@ def install_solc(project_root: Path, *, quiet: bool = False) -> Path:
         raise ToolchainError(f"{target} exists but does not report solc {SOLC_VERSION}")
 
     on_path = shutil.which("solc")
-    if on_path and not _is_shim(Path(on_path)):
-        if (native_version(on_path) or "").startswith(SOLC_VERSION + "+"):
-            folder.mkdir(parents=True, exist_ok=True)
-            if target.exists() or target.is_symlink():
-                target.unlink()
-            target.symlink_to(Path(on_path).resolve())
-            say(f"solc {SOLC_VERSION}: linked native {on_path} into {folder}")
-            return target
+    native_on_path = on_path is not None and not _is_shim(Path(on_path))
+    if native_on_path and (native_version(on_path or "") or "").startswith(SOLC_VERSION + "+"):
+        folder.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        target.symlink_to(Path(on_path).resolve())
+        say(f"solc {SOLC_VERSION}: linked native {on_path} into {folder}")
+        return target
 
     solc_module = project_root / "node_modules" / "solc"
     if not (solc_module / "soljson.js").exists():

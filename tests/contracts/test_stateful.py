@@ -53,9 +53,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         t = self.escrow.task(tx.return_value).dict()
         self.tasks[tx.return_value] = {
-            "token": token, "budget": st_budget, "status": FUNDED, "attested": False,
-            "root": None, "tree": None, "claimed": 0, "refunded": 0, "total": 0,
-            "reveal": t["revealDeadline"], "annotation": t["annotationDeadline"],
+            "token": token,
+            "budget": st_budget,
+            "status": FUNDED,
+            "attested": False,
+            "root": None,
+            "tree": None,
+            "claimed": 0,
+            "refunded": 0,
+            "total": 0,
+            "reveal": t["revealDeadline"],
+            "annotation": t["annotationDeadline"],
         }
 
     @rule(st_index=st_index)
@@ -97,14 +105,19 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         total = m["budget"] * st_share // 100
         shares = [total // 3, total // 3, total - 2 * (total // 3)]
-        payouts = {w.address: s for w, s in zip(self.workers, shares)}
+        payouts = {w.address: s for w, s in zip(self.workers, shares, strict=True)}
         tree = payout_tree(payouts)
         self.committee.propose(tid, tree.root, total, b"\x05" * 32, {"from": self.oracle})
         self.chain.sleep(DAY + 1)
         # other tasks may time out meanwhile; that is part of the model
         self.committee.finalize(tid, {"from": self.rando})
-        m.update(status=FINAL, root=tree.root, tree=tree, total=total,
-                 claim_deadline=self.escrow.task(tid).dict()["claimDeadline"])
+        m.update(
+            status=FINAL,
+            root=tree.root,
+            tree=tree,
+            total=total,
+            claim_deadline=self.escrow.task(tid).dict()["claimDeadline"],
+        )
 
     @rule(st_index=st_index)
     def claim(self, st_index):

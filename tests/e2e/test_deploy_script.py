@@ -48,7 +48,9 @@ def test_deploy_script_sets_roles_and_writes_deployment(tmp_path, accounts, admi
     assert token.hasRole(MINTER_ROLE, accounts[16]) and token.cap() == 1_000_000
     assert token.symbol() == "TST"
     assert dep.versions == {
-        "TaskEscrow": "1.0.0", "AttestationRegistry": "1.0.0", "OracleCommittee": "1.0.0"
+        "TaskEscrow": "1.0.0",
+        "AttestationRegistry": "1.0.0",
+        "OracleCommittee": "1.0.0",
     }
 
 

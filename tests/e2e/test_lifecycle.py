@@ -27,8 +27,18 @@ def relayed_keys(chain):
 
 
 def test_full_lifecycle_one_of_one(
-    escrow, registry, committee, token, requester, annotators, relayer, rando, oracle,
-    guardian, relayed_keys, chain,
+    escrow,
+    registry,
+    committee,
+    token,
+    requester,
+    annotators,
+    relayer,
+    rando,
+    oracle,
+    guardian,
+    relayed_keys,
+    chain,
 ):
     # -- create and fund
     token.approve(escrow, BUDGET, {"from": requester})
@@ -58,8 +68,12 @@ def test_full_lifecycle_one_of_one(
     # -- scoring: a first (wrong) proposal is vetoed, the corrected one finalized
     workers = [a.address for a in annotators[:2]] + [k.address for k in relayed_keys]
     wrong = payout_tree({w: 100 * 10**18 for w in workers})
-    payouts = {workers[0]: 300 * 10**18, workers[1]: 200 * 10**18,
-               workers[2]: 150 * 10**18, workers[3]: 50 * 10**18}
+    payouts = {
+        workers[0]: 300 * 10**18,
+        workers[1]: 200 * 10**18,
+        workers[2]: 150 * 10**18,
+        workers[3]: 50 * 10**18,
+    }
     tree = payout_tree(payouts)
     total = sum(payouts.values())
     with brownie.reverts(revert_pattern=rf"RevealWindowOpen: {task}, \d+"):
