@@ -29,6 +29,15 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
     // claims several tasks reuses the same word, and claimMany writes it once per 256 tasks.
     mapping(address account => mapping(uint256 word => uint256 bits)) private _claimedBits;
 
+    /// @dev Running state of a claimMany call: per-token sums and the cached claim word.
+    struct Batch {
+        IERC20[] tokens;
+        uint256[] sums;
+        uint256 distinct;
+        uint256 word;
+        uint256 bits;
+    }
+
     /// @param registry_ the AttestationRegistry deployed for this escrow.
     /// @param committee_ the OracleCommittee deployed for this escrow.
     /// @param admin holder of DEFAULT_ADMIN_ROLE (grants and revokes guardians).
@@ -124,24 +133,25 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc ITaskEscrow
     /// @dev Every claim's effects happen before the first transfer; amounts are summed per token
-    /// in memory so each token moves once. Claims of tasks in the same 256-task range write the
-    /// same bitmap word, which costs a fresh write once and a warm one after.
+    /// in memory so each token moves once, and the account's claim word is read and written
+    /// once per run of tasks that share it.
     function claimMany(address account, ClaimRequest[] calldata claims) external whenNotPaused {
         uint256 n = claims.length;
         if (n == 0) revert EmptyClaims();
-        IERC20[] memory tokens = new IERC20[](n);
-        uint256[] memory sums = new uint256[](n);
-        uint256 distinct;
+        Batch memory batch = Batch({
+            tokens: new IERC20[](n),
+            sums: new uint256[](n),
+            distinct: 0,
+            word: type(uint256).max,
+            bits: 0
+        });
+        mapping(uint256 => uint256) storage words = _claimedBits[account];
         for (uint256 i; i < n; ++i) {
-            ClaimRequest calldata c = claims[i];
-            Task storage t = _claimable(c.taskId);
-            _markClaimed(account, c.taskId);
-            _spendClaim(t, c.taskId, account, c.amount, c.proof);
-            distinct = _addToSums(tokens, sums, distinct, t.token, c.amount);
-            emit Claimed(c.taskId, account, c.amount);
+            _claimInBatch(batch, words, account, claims[i]);
         }
-        for (uint256 j; j < distinct; ++j) {
-            tokens[j].safeTransfer(account, sums[j]);
+        words[batch.word] = batch.bits;
+        for (uint256 j; j < batch.distinct; ++j) {
+            batch.tokens[j].safeTransfer(account, batch.sums[j]);
         }
     }
 
@@ -286,6 +296,29 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         if (amount > remaining) revert ClaimExceedsPayout(taskId, amount, remaining);
         // amount <= remaining <= payoutTotal, a uint128
         t.claimed += uint128(amount);
+    }
+
+    /// @dev One claim of a {claimMany} batch: its checks and effects, no transfer.
+    function _claimInBatch(
+        Batch memory batch,
+        mapping(uint256 => uint256) storage words,
+        address account,
+        ClaimRequest calldata c
+    ) private {
+        uint256 taskId = c.taskId;
+        Task storage t = _claimable(taskId);
+        uint256 w = taskId >> 8;
+        if (w != batch.word) {
+            if (batch.word != type(uint256).max) words[batch.word] = batch.bits;
+            batch.word = w;
+            batch.bits = words[w];
+        }
+        uint256 bit = 1 << (taskId & 0xff);
+        if (batch.bits & bit != 0) revert AlreadyClaimed(taskId, account);
+        batch.bits |= bit;
+        _spendClaim(t, taskId, account, c.amount, c.proof);
+        batch.distinct = _addToSums(batch.tokens, batch.sums, batch.distinct, t.token, c.amount);
+        emit Claimed(taskId, account, c.amount);
     }
 
     /// @dev Adds `amount` to `token`'s running sum, appending the token if new; returns the new
