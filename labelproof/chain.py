@@ -89,7 +89,7 @@ class Sender:
             if self._local is None:
                 tx_hash = self.w3.eth.send_transaction(tx)
             else:
-                tx.setdefault("nonce", self.nonce())
+                tx.setdefault("nonce", self.nonce())  # type: ignore[typeddict-item]
                 if "gasPrice" not in tx and "maxFeePerGas" not in tx:
                     tx["gasPrice"] = self.w3.eth.gas_price
                 signed = self._local.sign_transaction(tx)  # type: ignore[arg-type]

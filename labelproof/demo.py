@@ -98,7 +98,7 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
 
     with local_node(accounts=10) as node:
         w3 = node.w3
-        dev = w3.eth.accounts
+        dev: list[str] = list(w3.eth.accounts)
         progress.step(f"Local chain: anvil at {node.url} (chain id {w3.eth.chain_id})")
         admin = Sender(w3, dev[0])
         guardian = dev[1]

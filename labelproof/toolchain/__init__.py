@@ -83,12 +83,16 @@ def install_solc(project_root: Path, *, quiet: bool = False) -> Path:
         raise ToolchainError(f"{target} exists but does not report solc {SOLC_VERSION}")
 
     on_path = shutil.which("solc")
-    native_on_path = on_path is not None and not _is_shim(Path(on_path))
-    if native_on_path and (native_version(on_path or "") or "").startswith(SOLC_VERSION + "+"):
+    native = Path(on_path) if on_path else None
+    if (
+        native
+        and not _is_shim(native)
+        and (native_version(native) or "").startswith(SOLC_VERSION + "+")
+    ):
         folder.mkdir(parents=True, exist_ok=True)
         if target.exists() or target.is_symlink():
             target.unlink()
-        target.symlink_to(Path(on_path).resolve())
+        target.symlink_to(native.resolve())
         say(f"solc {SOLC_VERSION}: linked native {on_path} into {folder}")
         return target
 
