@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
@@ -107,6 +108,40 @@ contract AttestationRegistry is IAttestationRegistry, EIP712 {
     function window(uint256 taskId) external view returns (uint64 annotationDeadline, bool open) {
         Window memory w = _windows[taskId];
         return (w.annotationDeadline, w.open);
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function annotationLeaf(
+        uint256 taskId,
+        string calldata item,
+        address annotator,
+        string calldata label,
+        bytes32 salt
+    ) external view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                block.chainid,
+                _escrow,
+                taskId,
+                keccak256(bytes(item)),
+                annotator,
+                keccak256(abi.encode(label, salt))
+            )
+        );
+    }
+
+    /// @inheritdoc IAttestationRegistry
+    function verifyAnnotation(
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        bytes32 leaf,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        Commitment memory c = _commitments[taskId][annotator];
+        if (c.version == 0 || c.digest != _digest(root, itemCount)) return false;
+        return MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
     /// @inheritdoc IAttestationRegistry

@@ -75,6 +75,27 @@ def annotation_root(leaves: list[bytes]) -> bytes:
     return level[0]
 
 
+def annotation_proof(leaves: list[bytes], leaf: bytes) -> list[bytes]:
+    """The sibling path from `leaf` to :func:`annotation_root` of `leaves`, as OpenZeppelin's
+    MerkleProof.verify (and AttestationRegistry.verifyAnnotation) expect it."""
+    level = sorted(leaves)
+    try:
+        index = level.index(leaf)
+    except ValueError:
+        raise ValueError("leaf is not among the annotator's leaves") from None
+    proof: list[bytes] = []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            proof.append(level[sibling])
+        nxt = [_hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+        index //= 2
+    return proof
+
+
 @dataclass(frozen=True)
 class SignedAttestation:
     task_id: int

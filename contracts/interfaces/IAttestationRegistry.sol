@@ -78,6 +78,28 @@ interface IAttestationRegistry {
     /// @notice The task's annotation deadline, and whether it is open (created and not cancelled).
     function window(uint256 taskId) external view returns (uint64 annotationDeadline, bool open);
 
+    /// @notice The leaf committing `annotator` to `label` for `item` of `taskId` on this chain and
+    /// escrow: keccak256(abi.encode(chainId, escrow, taskId, keccak256(item), annotator,
+    /// keccak256(abi.encode(label, salt)))). Off-chain code builds the same leaves.
+    function annotationLeaf(
+        uint256 taskId,
+        string calldata item,
+        address annotator,
+        string calldata label,
+        bytes32 salt
+    ) external view returns (bytes32);
+
+    /// @notice Whether `leaf` (see {annotationLeaf}) is under `annotator`'s current commitment
+    /// (root, itemCount) for `taskId`, given its Merkle proof (sorted-pair hashing).
+    function verifyAnnotation(
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        bytes32 leaf,
+        bytes32[] calldata proof
+    ) external view returns (bool);
+
     /// @notice The EIP-712 digest an annotator signs for a relayed attestation.
     function hashAttestation(
         uint256 taskId,
