@@ -39,11 +39,6 @@ needs_node = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def isolation() -> None:
-    """Shadow tests/conftest.py's chain-snapshot fixture: these tests need no chain or brownie."""
-
-
 def run_js(tmp_path: Path, *args: Any) -> dict[str, Any]:
     """Run the JS oracle from the repo root so the pinned node_modules are the ones used."""
     done = subprocess.run(
