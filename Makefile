@@ -11,7 +11,7 @@ ARGS ?=
 
 SOURCES := $(shell find contracts -name '*.sol')
 
-.PHONY: setup test demo bench bench-gas lint format clean
+.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring lint format clean
 
 setup: $(BIN)/.installed node_modules/.installed build/.compiled
 
@@ -41,11 +41,17 @@ demo: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python -m labelproof.demo $(ARGS)
 
-bench: bench-gas
+bench: bench-gas bench-merkle bench-scoring
 
 bench-gas: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python benchmarks/bench_gas.py
+
+bench-merkle: setup
+	$(BIN)/python benchmarks/bench_merkle.py
+
+bench-scoring: setup
+	$(BIN)/python benchmarks/bench_scoring.py
 
 lint: setup
 	$(BIN)/ruff check .
