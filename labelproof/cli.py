@@ -134,6 +134,87 @@ def merkle_proof(
     fail(f"{account} is not in {tree_path}", code=1)
 
 
+METHOD_NAMES = {"dawid-skene": "ds", "majority-vote": "mv"}
+
+
+@app.command("score")
+def score_cmd(
+    answers: Annotated[
+        Path, typer.Argument(help="CSV item,worker,label (or question,worker,answer)")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="directory for labels.csv, workers.csv, report.json")
+    ],
+    gold: Annotated[
+        Path | None, typer.Option("--gold", help="CSV item,label (or question,truth)")
+    ] = None,
+    method: Annotated[str, typer.Option(help="dawid-skene or majority-vote")] = "dawid-skene",
+    budget: Annotated[
+        str, typer.Option(help="integer amount to split (smallest token unit)")
+    ] = "0",
+    min_quality: Annotated[
+        str | None,
+        typer.Option(
+            "--min-quality", help="quality below which a worker is not paid (default: chance level)"
+        ),
+    ] = None,
+) -> None:
+    """Infer labels, score every worker's quality and split the budget into integer payouts."""
+    from labelproof import scoring
+
+    if method not in METHOD_NAMES:
+        fail(f"--method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
+    try:
+        budget_int = int(budget)
+    except ValueError:
+        fail(f"--budget {budget!r} is not an integer amount")
+    if budget_int < 0:
+        fail(f"--budget must be >= 0, got {budget_int}")
+    min_q: float | None = None
+    if min_quality is not None:
+        try:
+            min_q = float(min_quality)
+        except ValueError:
+            fail(f"--min-quality {min_quality!r} is not a number")
+        if not 0.0 <= min_q <= 1.0:
+            fail(f"--min-quality must be between 0 and 1, got {min_q}")
+    try:
+        answer_set = scoring.load_answers(answers)
+        gold_set = scoring.load_gold(gold) if gold is not None else None
+        result = scoring.score(
+            answer_set,
+            gold_set,
+            METHOD_NAMES[method],
+            budget_int,
+            min_q,  # type: ignore[arg-type]
+        )
+    except scoring.ScoringInputError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename}: cannot read: {exc.strerror}")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "labels.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["item", "label", "confidence"])
+        w.writerows((x.item, x.label, f"{x.confidence:.9f}") for x in result.labels)
+    with (out_dir / "workers.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["worker", "labels", "quality", "payout"])
+        w.writerows((x.worker, x.labels, f"{x.quality:.9f}", x.payout) for x in result.workers)
+    (out_dir / "report.json").write_bytes(result.report_bytes())
+
+    paid = [x for x in result.workers if x.payout > 0]
+    out.print(
+        f"{len(result.labels)} items, {len(result.workers)} workers, method {method}; "
+        f"{len(paid)} paid, {sum(x.payout for x in paid)} of {budget_int} allocated -> {out_dir}"
+    )
+    for x in sorted(result.workers, key=lambda x: -x.payout)[:5]:
+        out.print(
+            f"  {x.worker:<24} labels {x.labels:>6}  quality {x.quality:.3f}  payout {x.payout}"
+        )
+
+
 def main() -> None:
     try:
         app()
