@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from eth_utils import is_address
@@ -134,7 +134,7 @@ def merkle_proof(
     fail(f"{account} is not in {tree_path}", code=1)
 
 
-METHOD_NAMES = {"dawid-skene": "ds", "majority-vote": "mv"}
+METHOD_NAMES: dict[str, Literal["ds", "mv"]] = {"dawid-skene": "ds", "majority-vote": "mv"}
 
 
 @app.command("score")
@@ -186,7 +186,7 @@ def score_cmd(
             gold_set,
             METHOD_NAMES[method],
             budget_int,
-            min_q,  # type: ignore[arg-type]
+            min_q,
         )
     except scoring.ScoringInputError as exc:
         fail(str(exc))
