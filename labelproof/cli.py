@@ -215,6 +215,20 @@ def score_cmd(
         )
 
 
+@app.command(
+    "oracle",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def oracle_cmd(ctx: typer.Context) -> None:
+    """Run the oracle service: `labelproof oracle serve --rpc-url URL --deployment FILE ...`
+    (HTTP API, chain follower, scheduler), or `labelproof oracle repropose --task N`. See
+    `labelproof oracle serve --help`."""
+    from labelproof.oracle.__main__ import main as oracle_main
+
+    raise typer.Exit(oracle_main(list(ctx.args)))
+
+
 def main() -> None:
     try:
         app()

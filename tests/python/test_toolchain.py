@@ -99,5 +99,5 @@ def test_wrong_native_binary_in_the_folder_is_reported(solcx_dir):
     other = solcx_dir / "solc-v0.8.30"
     other.write_text("#!/bin/sh\necho 'Version: 0.8.29+commit.ab55807c.Linux.g++'\n")
     other.chmod(0o755)
-    with pytest.raises(toolchain.ToolchainError, match="does not report solc 0.8.30"):
+    with pytest.raises(toolchain.ToolchainError, match=r"does not report solc 0\.8\.30"):
         toolchain.install_solc(ROOT, quiet=True)

@@ -1,0 +1,234 @@
+"""Wiring: configuration, the background follower/scheduler loop, and the HTTP server.
+
+``serve(config)`` runs uvicorn in the calling thread and the loop (follow the chain, then score
+and propose what is due) in a background thread, every ``poll_interval`` seconds. The loop
+survives errors of one tick (an RPC timeout, say): it logs them, shows the last one on /health
+and tries again on the next tick; everything it does is idempotent by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
+from web3 import Web3
+
+from labelproof.deploy import Deployment
+from labelproof.oracle.api import ApiContext, ServiceStatus, build_asgi
+from labelproof.oracle.follower import Follower
+from labelproof.oracle.onchain import OracleChain
+from labelproof.oracle.scheduler import Scheduler
+from labelproof.oracle.store import Store
+
+log = logging.getLogger("labelproof.oracle")
+
+KEY_ENV = "LABELPROOF_ORACLE_KEY"
+DB_FILE = "oracle.sqlite3"
+
+
+class ConfigError(ValueError):
+    """The oracle configuration is incomplete or inconsistent; the message names the setting."""
+
+
+@dataclass
+class OracleConfig:
+    """Everything `serve` needs. The oracle key comes from, in order: `private_key`, a
+    keystore file with its password file, or the LABELPROOF_ORACLE_KEY environment variable
+    (meant for tests and local chains)."""
+
+    rpc_url: str
+    data_dir: Path
+    deployment: Path | None = None  # deployments/<chainId>.json written by labelproof.deploy
+    escrow: str | None = None  # instead of a deployment file: registry/committee come from it
+    keystore: Path | None = None
+    password_file: Path | None = None
+    private_key: str | None = None
+    db_url: str | None = None  # default sqlite:///<data_dir>/oracle.sqlite3
+    host: str = "127.0.0.1"
+    port: int = 8000
+    poll_interval: float = 2.0
+    confirmations: int = 0
+    start_block: int | None = None  # default: the deployment's block, else 0
+    chunk_size: int = 2_000
+    max_body_bytes: int = 1_000_000
+    receipt_timeout: float = 30.0
+    log_level: str = "info"
+
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return "sqlite:///" + str((self.data_dir / DB_FILE).resolve())
+
+    def load_deployment(self) -> Deployment | None:
+        if self.deployment is None:
+            return None
+        try:
+            return Deployment.from_json(self.deployment.read_text())
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"deployment {self.deployment}: cannot read it: {exc}") from exc
+
+    def escrow_address(self, deployment: Deployment | None) -> str:
+        if self.escrow is not None:
+            if not is_address(self.escrow):
+                raise ConfigError(f"escrow {self.escrow!r} is not an address")
+            if deployment is not None and to_checksum_address(self.escrow) != deployment.escrow:
+                raise ConfigError("escrow differs from the deployment file's escrow")
+            return to_checksum_address(self.escrow)
+        if deployment is None:
+            raise ConfigError("give a deployment file or the escrow address")
+        return deployment.escrow
+
+    def load_account(self) -> LocalAccount:
+        key = self.private_key
+        if key is None and self.keystore is not None:
+            if self.password_file is None:
+                raise ConfigError("a keystore needs a password file")
+            try:
+                keyfile = json.loads(self.keystore.read_text())
+                password = self.password_file.read_text().rstrip("\n")
+                key = "0x" + bytes(Account.decrypt(keyfile, password)).hex()
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"keystore {self.keystore}: cannot decrypt: {exc}") from None
+        if key is None:
+            key = os.environ.get(KEY_ENV)
+        if not key:
+            raise ConfigError(f"no oracle key: give a keystore and password file, or set {KEY_ENV}")
+        try:
+            account: LocalAccount = Account.from_key(key)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"the oracle key is not a valid private key: {exc}") from None
+        return account
+
+    def validate(self) -> None:
+        if self.poll_interval <= 0:
+            raise ConfigError("poll_interval must be > 0")
+        if self.confirmations < 0:
+            raise ConfigError("confirmations must be >= 0")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range")
+
+
+class OracleService:
+    """The oracle's parts, built from a config and bound to one deployment and database."""
+
+    def __init__(self, config: OracleConfig) -> None:
+        config.validate()
+        self.config = config
+        self.account = config.load_account()
+        deployment = config.load_deployment()
+        escrow = config.escrow_address(deployment)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Separate web3 clients for the API's worker threads and the loop thread: neither
+        # waits on the other's HTTP connection.
+        self.loop_chain = OracleChain(_web3(config.rpc_url), escrow, deployment)
+        self.api_chain = OracleChain(_web3(config.rpc_url), escrow, deployment)
+        self.store = Store(config.database_url())
+        self.store.bind(self.loop_chain.chain_id, escrow)
+        start = config.start_block
+        if start is None:
+            start = deployment.block if deployment is not None else 0
+        self.follower = Follower(
+            self.loop_chain,
+            self.store,
+            start_block=start,
+            confirmations=config.confirmations,
+            chunk_size=config.chunk_size,
+        )
+        self.scheduler = Scheduler(
+            self.loop_chain, self.store, self.account, receipt_timeout=config.receipt_timeout
+        )
+        self.status = ServiceStatus()
+        self.context = ApiContext(
+            store=self.store,
+            chain=self.api_chain,
+            oracle=self.account.address,
+            max_body_bytes=config.max_body_bytes,
+            status=self.status,
+        )
+        if not self.loop_chain.is_oracle(self.account.address):
+            log.warning(
+                "%s does not hold ORACLE_ROLE in committee %s: its proposals will revert",
+                self.account.address,
+                self.loop_chain.committee.address,
+            )
+
+    def run_once(self) -> None:
+        """One tick: store new confirmed events, then score and propose what is due."""
+        self.status.synced_block = self.follower.sync()
+        self.scheduler.tick()
+        self.status.last_tick = time.time()
+
+    def run_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+                self.status.last_error = None
+            except Exception as exc:  # one bad tick must not stop the oracle; retried next
+                log.exception("oracle tick failed")
+                self.status.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            stop.wait(self.config.poll_interval)
+
+    def serve(self) -> None:
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=self.run_loop, args=(stop,), name="oracle-loop", daemon=True
+        )
+        worker.start()
+        log.info(
+            "oracle %s serving on http://%s:%d (escrow %s, chain %d)",
+            self.account.address,
+            self.config.host,
+            self.config.port,
+            self.loop_chain.escrow.address,
+            self.loop_chain.chain_id,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                build_asgi(self.context),
+                host=self.config.host,
+                port=self.config.port,
+                log_level=self.config.log_level,
+            )
+        )
+        try:
+            server.run()
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+
+
+def _web3(url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+
+
+def serve(config: OracleConfig) -> None:
+    """Run the oracle until interrupted: the HTTP API plus the follower/scheduler loop."""
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    OracleService(config).serve()
+
+
+def approve_repropose(store: Store, task_id: int, round_: int | None = None) -> int:
+    """Operator action after a veto: let the scheduler propose for `task_id` in `round_`
+    (default: the round the latest veto started). Returns the approved round."""
+    with store.write() as tx:
+        if round_ is None:
+            vetoes = [e for e in tx.committee_events(task_id) if e.kind == "vetoed"]
+            if not vetoes or vetoes[-1].round is None:
+                raise ConfigError(f"task {task_id}: no veto recorded; give the round explicitly")
+            round_ = vetoes[-1].round
+        tx.approve_round(task_id, round_)
+    return round_

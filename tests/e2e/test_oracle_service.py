@@ -1,0 +1,921 @@
+"""The oracle service end to end: the real service as a subprocess, against its own anvil.
+
+One anvil and one deployment (2-of-3 committee) for the module; oracle instances A and B run
+as `python -m labelproof.oracle serve` with their own keys and databases. Tests cover a whole
+task (both oracles reach the same root, it finalizes, the served proofs claim on chain), every
+bad-input case of the API (status, message, and no change to the stored data), crash recovery
+with `kill -9` (after reveals, after broadcasting a proposal, after signing one but before
+broadcasting it) and the veto policy (no automatic re-proposal; an operator approves).
+
+No brownie here: these tests start their own anvil (labelproof.node) and deploy with
+labelproof.deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+
+from labelproof.chain import Sender, contract_at
+from labelproof.commitments import annotation_leaf, annotation_root, new_salt
+from labelproof.deploy import DeployConfig, Deployment, deploy_suite
+from labelproof.node import LocalNode, free_port, start_anvil
+from labelproof.oracle.follower import Follower
+from labelproof.oracle.onchain import OracleChain
+from labelproof.oracle.service import KEY_ENV, ConfigError, OracleConfig
+from labelproof.oracle.store import Store, StoreError
+from labelproof.scoring import SCORING_VERSION
+from labelproof.spec import ScoringSpec, TaskSpec, gold_commitment, spec_hash
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = 86_400
+TOKEN = 10**18
+BUDGET = 1_000 * TOKEN
+LABELS = ("cat", "dog")
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture(autouse=True)
+def isolation() -> None:
+    """Shadow tests/conftest.py's brownie snapshot fixture: this module runs its own anvil."""
+
+
+# --------------------------------------------------------------------------------------------
+# chain fixtures
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    node: LocalNode
+    w3: Web3
+    dep: Deployment
+    deployment_file: Path
+    escrow: Contract
+    registry: Contract
+    committee: Contract
+    token: Contract
+    admin: Sender
+    guardian: Sender
+    requester: Sender
+    oracle_keys: list[LocalAccount]
+    tmp: Path
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("oracle")
+    node = start_anvil(accounts=10, log=tmp / "anvil.log")
+    try:
+        w3 = node.w3
+        dev = list(w3.eth.accounts)
+        admin = Sender(w3, dev[0])
+        keys = [Account.create() for _ in range(3)]
+        for k in keys:
+            node.set_balance(k.address, 10 * TOKEN)
+        dep = deploy_suite(
+            w3,
+            admin,
+            DeployConfig(guardian=dev[1], oracles=tuple(k.address for k in keys), threshold=2),
+        )
+        deployment_file = tmp / "deployment.json"
+        deployment_file.write_text(dep.to_json())
+        assert dep.reward_token is not None
+        token = contract_at(w3, "RewardToken", dep.reward_token)
+        requester = Sender(w3, dev[2])
+        admin.call(token.functions.mint(requester.address, 100 * BUDGET), what="mint")
+        yield Env(
+            node=node,
+            w3=w3,
+            dep=dep,
+            deployment_file=deployment_file,
+            escrow=contract_at(w3, "TaskEscrow", dep.escrow),
+            registry=contract_at(w3, "AttestationRegistry", dep.registry),
+            committee=contract_at(w3, "OracleCommittee", dep.committee),
+            token=token,
+            admin=admin,
+            guardian=Sender(w3, dev[1]),
+            requester=requester,
+            oracle_keys=keys,
+            tmp=tmp,
+        )
+    finally:
+        node.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# the oracle as a subprocess
+# --------------------------------------------------------------------------------------------
+
+
+class Oracle:
+    """One oracle instance: its key, data directory and port survive restarts."""
+
+    def __init__(self, env: Env, key: LocalAccount, name: str) -> None:
+        self.env = env
+        self.key = key
+        self.name = name
+        self.data_dir = env.tmp / f"oracle-{name}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = env.tmp / f"oracle-{name}.log"
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    @property
+    def address(self) -> str:
+        return str(self.key.address)
+
+    def start(self, crash_at: str | None = None) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "LABELPROOF_ORACLE_KEY": "0x" + bytes(self.key.key).hex(),
+        }
+        environ.pop("LABELPROOF_ORACLE_CRASH_AT", None)
+        if crash_at:
+            environ["LABELPROOF_ORACLE_CRASH_AT"] = crash_at
+        cmd = [
+            sys.executable,
+            "-m",
+            "labelproof.oracle",
+            "serve",
+            "--rpc-url",
+            self.env.node.url,
+            "--deployment",
+            str(self.env.deployment_file),
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--poll-interval",
+            "0.2",
+            "--max-body-bytes",
+            str(MAX_BODY),
+            "--log-level",
+            "info",
+        ]
+        with self.log.open("ab") as out:
+            out.write(f"\n=== start (crash_at={crash_at}) ===\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=out)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"oracle {self.name} exited early:\n{self.tail()}")
+            try:
+                health = self.http.get("/health")
+                if health.status_code == 200 and health.json()["synced_block"] is not None:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"oracle {self.name} did not become healthy:\n{self.tail()}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(timeout=10) == -signal.SIGKILL
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def store(self) -> Store:
+        return Store("sqlite:///" + str((self.data_dir / "oracle.sqlite3").resolve()))
+
+    def fingerprint(self) -> str:
+        store = self.store()
+        try:
+            with store.read() as tx:
+                return tx.inputs_fingerprint()
+        finally:
+            store.close()
+
+    def status(self, task_id: int) -> dict[str, Any]:
+        r = self.http.get(f"/tasks/{task_id}")
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+@pytest.fixture(scope="module")
+def oracles(env: Env) -> Iterator[tuple[Oracle, Oracle]]:
+    a = Oracle(env, env.oracle_keys[0], "A")
+    b = Oracle(env, env.oracle_keys[1], "B")
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, *logs: Oracle) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    detail = "\n".join(f"--- oracle {o.name} log ---\n{o.tail()}" for o in logs)
+    raise AssertionError(f"timed out waiting for {what}\n{detail}")
+
+
+# --------------------------------------------------------------------------------------------
+# tasks, annotators and their labels
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Annotator:
+    account: LocalAccount
+    labels: dict[str, str]
+    salts: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "annotator": self.address,
+            "labels": [
+                {"item": item, "label": label, "salt": "0x" + self.salts[item].hex()}
+                for item, label in self.labels.items()
+            ],
+        }
+
+
+@dataclass
+class Task:
+    task_id: int
+    spec: TaskSpec
+    gold: dict[str, str] | None
+    gold_salt: bytes
+    annotators: list[Annotator]
+    reveal_deadline: int
+
+    def spec_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.spec.to_json())
+        return body
+
+    def gold_body(self) -> dict[str, Any]:
+        assert self.gold is not None
+        return {"gold": self.gold, "salt": "0x" + self.gold_salt.hex()}
+
+
+def make_task(
+    env: Env,
+    *,
+    seed: int,
+    n_items: int = 16,
+    accuracies: tuple[float, ...] = (0.95, 0.9, 0.85, 0.75, 0.6),
+    gold_items: int = 4,
+    annotation: int = DAY,
+    reveal: int = 2 * DAY,
+) -> Task:
+    """Create and fund a task, and let its annotators label and attest (directly)."""
+    rng = random.Random(seed)
+    items = [f"img-{seed}-{i:02d}" for i in range(n_items)]
+    truth = {item: rng.choice(LABELS) for item in items}
+    gold = {item: truth[item] for item in items[:gold_items]} if gold_items else None
+    gold_salt = new_salt()
+    spec = TaskSpec(
+        title=f"Cats or dogs, batch {seed}",
+        labels=LABELS,
+        items=tuple(items),
+        scoring=ScoringSpec("dawid-skene", SCORING_VERSION, None, 1.0),
+        gold_commitment=None if gold is None else "0x" + gold_commitment(gold, gold_salt).hex(),
+    )
+    now = env.now()
+    commitment = bytes(32) if gold is None else gold_commitment(gold, gold_salt)
+    params = (spec_hash(spec), commitment, now + annotation, now + reveal, DAY, 30 * DAY, 7 * DAY)
+    env.requester.call(env.token.functions.approve(env.escrow.address, BUDGET), what="approve")
+    env.requester.call(
+        env.escrow.functions.createTask(env.token.address, BUDGET, params), what="createTask"
+    )
+    task_id = int(env.escrow.functions.taskCount().call())
+    annotators = []
+    for accuracy in accuracies:
+        account = Account.create()
+        env.node.set_balance(account.address, TOKEN)
+        labels = {
+            item: truth[item] if rng.random() < accuracy else _other(truth[item]) for item in items
+        }
+        ann = Annotator(account, labels)
+        attest(env, task_id, ann)
+        annotators.append(ann)
+    return Task(task_id, spec, gold, gold_salt, annotators, now + reveal)
+
+
+def _other(label: str) -> str:
+    return LABELS[1 - LABELS.index(label)]
+
+
+def attest(env: Env, task_id: int, ann: Annotator) -> None:
+    """(Re-)salt the annotator's labels and attest to their root from its own wallet."""
+    ann.salts = {item: new_salt() for item in ann.labels}
+    leaves = [
+        annotation_leaf(
+            env.dep.chain_id, env.escrow.address, task_id, item, ann.address, label, ann.salts[item]
+        )
+        for item, label in ann.labels.items()
+    ]
+    root = annotation_root(leaves)
+    Sender(env.w3, ann.account).call(
+        env.registry.functions.attest(task_id, root, len(leaves)), what="attest"
+    )
+
+
+def proposals_by(env: Env, task_id: int) -> list[dict[str, Any]]:
+    logs = env.committee.events.Proposed().get_logs(
+        from_block=env.dep.block, argument_filters={"taskId": task_id}
+    )
+    return [
+        {
+            "oracle": to_checksum_address(e["args"]["oracle"]),
+            "round": int(e["args"]["round"]),
+            "root": "0x" + bytes(e["args"]["root"]).hex(),
+            "total": int(e["args"]["total"]),
+            "report_hash": "0x" + bytes(e["args"]["reportHash"]).hex(),
+            "tx": "0x" + bytes(e["transactionHash"]).hex(),
+        }
+        for e in logs
+    ]
+
+
+def register_and_reveal(
+    task: Task, *oracles: Oracle, annotators: list[Annotator] | None = None
+) -> None:
+    for o in oracles:
+        r = o.http.post(f"/tasks/{task.task_id}/spec", json=task.spec_body())
+        assert r.status_code in (200, 201), r.text
+        for ann in task.annotators if annotators is None else annotators:
+            r = o.http.post(f"/tasks/{task.task_id}/reveals", json=ann.body())
+            assert r.status_code in (200, 201), r.text
+        if task.gold is not None:
+            r = o.http.post(f"/tasks/{task.task_id}/gold", json=task.gold_body())
+            assert r.status_code in (200, 201), r.text
+
+
+# --------------------------------------------------------------------------------------------
+# the tests
+# --------------------------------------------------------------------------------------------
+
+
+def test_full_task_two_oracles_agree_finalize_and_claim(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    a, b = oracles
+    task = make_task(env, seed=1)
+    tid = task.task_id
+
+    # -- spec: registered with both, idempotent
+    for o in oracles:
+        r = o.http.post(f"/tasks/{tid}/spec", json=task.spec_body())
+        assert r.status_code == 201, r.text
+        assert r.json()["spec_hash"] == "0x" + spec_hash(task.spec).hex()
+        assert o.http.post(f"/tasks/{tid}/spec", json=task.spec_body()).status_code == 200
+
+    # -- reveals: the same reveal gets the same receipt from every oracle
+    env.node.time_travel(DAY + 1)  # into the reveal window (reveals are accepted before too)
+    for ann in task.annotators:
+        receipts = []
+        for o in oracles:
+            r = o.http.post(f"/tasks/{tid}/reveals", json=ann.body())
+            assert r.status_code == 201, r.text
+            receipts.append(r.json()["receipt"])
+        assert receipts[0] == receipts[1]
+        assert receipts[0].startswith("0x") and len(receipts[0]) == 66
+
+    # -- gold, then nothing is published before scoring
+    for o in oracles:
+        r = o.http.post(f"/tasks/{tid}/gold", json=task.gold_body())
+        assert r.status_code == 201, r.text
+        for path in ("report", "tree", "reveals", f"proof/{task.annotators[0].address}"):
+            r = o.http.get(f"/tasks/{tid}/{path}")
+            assert r.status_code == 404
+            assert r.json() == {"error": f"task {tid} has not been scored by this oracle yet"}
+
+    # -- past the reveal deadline both oracles score and propose; 2 of 3 make it pending
+    env.node.time_travel(DAY + 1)
+    wait_for(
+        "the committee's proposal to be pending",
+        lambda: env.committee.functions.isPending(tid).call(),
+        30,
+        a,
+        b,
+    )
+    props = proposals_by(env, tid)
+    assert sorted(p["oracle"] for p in props) == sorted([a.address, b.address])
+    assert props[0]["root"] == props[1]["root"]
+    assert props[0]["report_hash"] == props[1]["report_hash"]
+
+    reports = [o.http.get(f"/tasks/{tid}/report") for o in oracles]
+    trees = [o.http.get(f"/tasks/{tid}/tree").json() for o in oracles]
+    assert reports[0].content == reports[1].content  # byte-identical reports
+    assert trees[0] == trees[1]
+    assert "0x" + keccak(reports[0].content).hex() == props[0]["report_hash"]
+    assert reports[0].headers["x-report-hash"] == props[0]["report_hash"]
+    report = reports[0].json()
+    assert report["format"] == "labelproof-report/1"
+    assert report["task"]["task_id"] == tid
+    assert report["reveals"]["count"] == len(task.annotators)
+    assert report["scoring"]["inputs"]["gold_items"] == len(task.gold or {})
+    assert report["payout"]["root"] == props[0]["root"] == trees[0]["tree"][0]
+
+    # -- published inputs: every reveal with its salts, and the gold set
+    published = a.http.get(f"/tasks/{tid}/reveals").json()
+    assert len(published["reveals"]) == len(task.annotators)
+    assert published["gold"]["salt"] == "0x" + task.gold_salt.hex()
+    assert dict(published["gold"]["gold"]) == task.gold
+    assert published["report_hash"] == props[0]["report_hash"]
+
+    # -- finalize after the challenge window: the posted root is the served tree's root
+    env.node.time_travel(DAY + 1)
+    anyone = list(env.w3.eth.accounts)[3]
+    Sender(env.w3, anyone).call(env.committee.functions.finalize(tid), what="finalize")
+    posted = env.escrow.functions.task(tid).call()
+    assert "0x" + bytes(posted[0]).hex() == trees[0]["tree"][0]
+    assert int(posted[2]) == report["payout"]["total"] == props[0]["total"]
+
+    # -- every paid annotator claims with the served proof, from its own wallet
+    by_address = {ann.address: ann for ann in task.annotators}
+    paid = 0
+    for value in trees[0]["values"]:
+        account, amount = value["value"][0], int(value["value"][1])
+        proof = a.http.get(f"/tasks/{tid}/proof/{account.lower()}").json()
+        assert proof["amount"] == str(amount) and proof["account"] == account
+        Sender(env.w3, by_address[account].account).call(
+            env.escrow.functions.claim(tid, account, amount, proof["proof"]), what="claim"
+        )
+        assert env.token.functions.balanceOf(account).call() == amount
+        paid += amount
+    assert paid == report["payout"]["total"] > 0
+    stranger = Account.create().address
+    r = a.http.get(f"/tasks/{tid}/proof/{stranger}")
+    assert r.status_code == 404 and r.json() == {"error": f"{stranger} has no payout in task {tid}"}
+
+
+def test_bad_inputs_are_refused_and_change_nothing(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    a, _ = oracles
+    task = make_task(env, seed=2, accuracies=(0.9, 0.8))
+    no_gold = make_task(env, seed=3, accuracies=(0.9,), gold_items=0)
+    tid = task.task_id
+    ann, other = task.annotators
+    outsider = Annotator(Account.create(), dict(ann.labels), dict(ann.salts))
+
+    def refused(method: str, path: str, status: int, message: str, **kwargs: Any) -> None:
+        before = a.fingerprint()
+        r = a.http.request(method, path, **kwargs)
+        assert r.status_code == status, r.text
+        error = r.json()["error"]
+        assert message in error, error
+        assert a.fingerprint() == before
+
+    # -- before the spec is registered
+    refused(
+        "POST", "/tasks/999999/reveals", 404, "task 999999 does not exist on chain", json=ann.body()
+    )
+    refused("POST", "/tasks/999999/spec", 404, "task 999999 does not exist", json={})
+    refused("POST", f"/tasks/{tid}/reveals", 409, "has no spec registered", json=ann.body())
+    refused("POST", f"/tasks/{tid}/gold", 409, "has no spec registered", json=task.gold_body())
+
+    # -- the spec itself
+    wrong = task.spec_body() | {"title": "Another title"}
+    refused("POST", f"/tasks/{tid}/spec", 422, "does not match task", json=wrong)
+    refused(
+        "POST",
+        f"/tasks/{tid}/spec",
+        422,
+        "invalid spec: spec: unknown keys ['x']",
+        json=task.spec_body() | {"x": 1},
+    )
+    refused(
+        "POST",
+        f"/tasks/{tid}/spec",
+        400,
+        "malformed JSON body",
+        content=b'{"version": ',
+        headers={"content-type": "application/json"},
+    )
+    assert a.http.post(f"/tasks/{tid}/spec", json=task.spec_body()).status_code == 201
+    # The right spec for the wrong task (its hash belongs to another task).
+    refused("POST", f"/tasks/{no_gold.task_id}/spec", 422, "does not match", json=task.spec_body())
+
+    # -- malformed or invalid reveals
+    path = f"/tasks/{tid}/reveals"
+    refused(
+        "POST",
+        path,
+        400,
+        "malformed JSON body",
+        content=b'{"annotator": "0x1",',
+        headers={"content-type": "application/json"},
+    )
+    refused(
+        "POST",
+        path,
+        422,
+        "invalid request: body.labels: Field required",
+        json={"annotator": ann.address},
+    )
+    refused(
+        "POST",
+        path,
+        422,
+        "invalid request: body.labels: List should have at least 1",
+        json={"annotator": ann.address, "labels": []},
+    )
+    refused(
+        "POST",
+        path,
+        422,
+        "annotator '0x1234' is not an address",
+        json=ann.body() | {"annotator": "0x1234"},
+    )
+    body = ann.body()
+    body["labels"][0]["salt"] = "0x1234"
+    refused("POST", path, 422, "labels[0]: salt must be 0x followed by 64 hex digits", json=body)
+    body = ann.body()
+    body["labels"][1]["item"] = body["labels"][0]["item"]
+    refused("POST", path, 422, "is revealed twice", json=body)
+    body = ann.body()
+    body["labels"][0]["label"] = "bird"
+    refused("POST", path, 422, "label 'bird' for item", json=body)
+    body = ann.body()
+    body["labels"][0]["item"] = "not-an-item"
+    refused("POST", path, 422, "item 'not-an-item' is not one of the task's items", json=body)
+    body = ann.body()
+    body["labels"][0]["label"] = _other(body["labels"][0]["label"])  # tampered after attesting
+    refused("POST", path, 422, "reveal does not match annotator", json=body)
+    refused("POST", path, 422, "it has no attestation", json=outsider.body())
+    body = ann.body()
+    body["labels"] = body["labels"][:-1]  # one item short of the attested count
+    refused("POST", path, 422, "commits to another root or item count", json=body)
+
+    # -- oversized bodies, with and without a declared length: refused before parsing
+    huge = json.dumps(ann.body() | {"padding": "x" * MAX_BODY}).encode()
+    refused(
+        "POST",
+        path,
+        413,
+        f"exceeds the limit of {MAX_BODY} bytes",
+        content=huge,
+        headers={"content-type": "application/json"},
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(huge), 8192):
+            yield huge[start : start + 8192]
+
+    refused(
+        "POST",
+        path,
+        413,
+        f"exceeds the limit of {MAX_BODY} bytes",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+
+    # -- a good reveal, then the same again (idempotent), then a different one (conflict)
+    before = a.fingerprint()
+    first = a.http.post(path, json=ann.body())
+    assert first.status_code == 201, first.text
+    assert first.json()["duplicate"] is False
+    stored = a.fingerprint()
+    assert stored != before
+    again = a.http.post(path, json=ann.body())
+    assert again.status_code == 200
+    assert again.json()["receipt"] == first.json()["receipt"] and again.json()["duplicate"]
+    assert a.fingerprint() == stored
+    reordered = ann.body()
+    reordered["labels"].reverse()
+    assert a.http.post(path, json=reordered).json()["receipt"] == first.json()["receipt"]
+    changed = ann.body()
+    changed["labels"][0]["label"] = _other(changed["labels"][0]["label"])
+    refused("POST", path, 409, "already revealed a different label set", json=changed)
+
+    # -- a different reveal that matches a newer attestation replaces the old one
+    attest(env, tid, ann)  # version 2, new salts
+    newer = a.http.post(path, json=ann.body())
+    assert newer.status_code == 201, newer.text
+    assert newer.json()["version"] == 2
+    assert newer.json()["receipt"] != first.json()["receipt"]
+
+    # -- gold
+    gold_path = f"/tasks/{tid}/gold"
+    refused(
+        "POST",
+        gold_path,
+        422,
+        "do not open task",
+        json=task.gold_body() | {"salt": "0x" + "11" * 32},
+    )
+    assert task.gold is not None
+    flipped = {k: _other(v) for k, v in task.gold.items()}
+    refused("POST", gold_path, 422, "do not open task", json=task.gold_body() | {"gold": flipped})
+    refused(
+        "POST",
+        gold_path,
+        422,
+        "salt must be 0x followed by 64 hex digits",
+        json=task.gold_body() | {"salt": "nope"},
+    )
+    refused(
+        "POST",
+        gold_path,
+        422,
+        "invalid request: body.gold: Field required",
+        json={"salt": "0x" + "11" * 32},
+    )
+    refused("POST", f"/tasks/{no_gold.task_id}/gold", 409, "has no gold set", json=task.gold_body())
+    assert a.http.post(gold_path, json=task.gold_body()).status_code == 201
+    assert a.http.post(gold_path, json=task.gold_body()).status_code == 200
+
+    # -- nothing published before scoring; unknown tasks are 404 on reads too
+    refused("GET", f"/tasks/{tid}/report", 404, "has not been scored by this oracle yet")
+    refused("GET", f"/tasks/{tid}/reveals", 404, "has not been scored by this oracle yet")
+    refused("GET", "/tasks/999999/tree", 404, "task 999999 does not exist on chain")
+    refused("GET", "/tasks/abc/tree", 422, "invalid request: path.task_id")
+
+    # -- after the reveal deadline (chain time): 409
+    env.node.time_travel(2 * DAY + 1)
+    refused("POST", path, 409, f"the reveal window of task {tid} closed", json=other.body())
+
+    # -- a task nobody revealed to: nothing to propose, and the oracle says why
+    assert (
+        a.http.post(f"/tasks/{no_gold.task_id}/spec", json=no_gold.spec_body()).status_code == 201
+    )
+    wait_for(
+        "A to give up on the task without reveals",
+        lambda: (
+            "nothing to propose: no reveal matches" in (a.status(no_gold.task_id)["note"] or "")
+        ),
+        30,
+        a,
+    )
+    assert a.status(no_gold.task_id)["proposals"] == []
+    assert proposals_by(env, no_gold.task_id) == []
+
+    # -- A scores the task alone (B never got its spec) from the replacing reveal
+    wait_for(
+        "A's proposal",
+        lambda: [p["state"] for p in a.status(tid)["proposals"]] == ["confirmed"],
+        30,
+        a,
+    )
+    published = a.http.get(f"/tasks/{tid}/reveals").json()
+    assert [r["version"] for r in published["reveals"] if r["annotator"] == ann.address] == [2]
+    assert other.address not in [r["annotator"] for r in published["reveals"]]
+
+    # -- the OpenAPI document lists every endpoint
+    paths = a.http.get("/openapi.json").json()["paths"]
+    for p in (
+        "/tasks/{task_id}/reveals",
+        "/tasks/{task_id}/gold",
+        "/tasks/{task_id}/spec",
+        "/tasks/{task_id}/report",
+        "/tasks/{task_id}/tree",
+        "/tasks/{task_id}/proof/{account}",
+        "/health",
+    ):
+        assert p in paths
+
+
+def test_kill_9_loses_no_reveal_and_proposes_exactly_once(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    a, b = oracles
+    # Two tasks: the first crashes A right after broadcasting its proposal, the second right
+    # after signing one (persisted, never broadcast). Reveal deadlines a day apart.
+    t1 = make_task(env, seed=4, gold_items=0)
+    t2 = make_task(env, seed=5, reveal=3 * DAY)
+    early, late = t1.annotators[:2], t1.annotators[2:]
+    register_and_reveal(t1, b)
+    register_and_reveal(t2, a, b)
+    register_and_reveal(t1, a, annotators=early)
+    receipts = {
+        ann.address: a.http.post(f"/tasks/{t1.task_id}/reveals", json=ann.body()).json()["receipt"]
+        for ann in early
+    }
+
+    # -- kill -9 after some reveals: they are all there after the restart
+    a.kill9()
+    a.start()
+    assert a.status(t1.task_id)["reveals"] == len(early)
+    for ann in early:
+        r = a.http.post(f"/tasks/{t1.task_id}/reveals", json=ann.body())
+        assert r.status_code == 200 and r.json()["receipt"] == receipts[ann.address]
+    register_and_reveal(t1, a, annotators=late)
+
+    # -- crash between broadcasting the proposal and processing its receipt
+    a.stop()
+    a.start(crash_at="after_broadcast")
+    env.node.time_travel(2 * DAY + 1)  # past t1's reveal deadline, not t2's
+    assert a.wait_exit() == -signal.SIGKILL
+    crashed = [p for p in proposals_by(env, t1.task_id) if p["oracle"] == a.address]
+    assert len(crashed) == 1  # it was broadcast (and mined) before the crash
+    store = a.store()
+    with store.read() as tx:
+        row = tx.proposal(t1.task_id, 0)
+    assert row is not None and row.state == "sent" and row.tx_hash == crashed[0]["tx"]
+
+    # -- crash after signing (and storing) the proposal, before broadcasting it
+    a.start(crash_at="after_sign")  # first resolves t1's stored transaction from its receipt
+    env.node.time_travel(DAY)  # past t2's reveal deadline
+    assert a.wait_exit() == -signal.SIGKILL
+    with store.read() as tx:
+        signed = tx.proposal(t2.task_id, 0)
+        settled = tx.proposal(t1.task_id, 0)
+    assert settled is not None and settled.state == "confirmed"
+    assert signed is not None and signed.state == "sent" and signed.tx_hash
+    assert not [p for p in proposals_by(env, t2.task_id) if p["oracle"] == a.address]
+
+    # -- the restart broadcasts the stored transaction: the same bytes, not a new vote
+    a.start()
+    for task in (t1, t2):
+
+        def pending(tid: int = task.task_id) -> bool:
+            return bool(env.committee.functions.isPending(tid).call())
+
+        def confirmed(tid: int = task.task_id) -> bool:
+            return bool(a.status(tid)["proposals"][-1]["state"] == "confirmed")
+
+        wait_for(f"task {task.task_id} to be pending", pending, 30, a, b)
+        wait_for(f"A to confirm task {task.task_id}", confirmed, 30, a)
+        props = proposals_by(env, task.task_id)
+        mine = [p for p in props if p["oracle"] == a.address]
+        theirs = [p for p in props if p["oracle"] == b.address]
+        assert len(mine) == 1 and len(theirs) == 1
+        assert mine[0]["root"] == theirs[0]["root"]
+        assert mine[0]["report_hash"] == theirs[0]["report_hash"]
+    assert next(p for p in proposals_by(env, t2.task_id) if p["oracle"] == a.address)["tx"] == (
+        signed.tx_hash
+    )
+    published = a.http.get(f"/tasks/{t1.task_id}/reveals").json()
+    assert sorted(r["annotator"] for r in published["reveals"]) == sorted(
+        ann.address for ann in t1.annotators
+    )
+    store.close()
+
+
+def test_veto_waits_for_an_operator(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    a, b = oracles
+    task = make_task(env, seed=6, accuracies=(0.95, 0.9, 0.7))
+    tid = task.task_id
+    register_and_reveal(task, a, b)
+    env.node.time_travel(2 * DAY + 1)
+    wait_for("the proposal", lambda: env.committee.functions.isPending(tid).call(), 30, a, b)
+    first = proposals_by(env, tid)
+
+    env.guardian.call(env.committee.functions.veto(tid, "test veto"), what="veto")
+    assert env.committee.functions.pending(tid).call()[3] == 1  # round 1
+    wait_for(
+        "A to notice the veto",
+        lambda: "waiting for an operator" in (a.status(tid)["note"] or ""),
+        30,
+        a,
+    )
+    time.sleep(1.0)  # several more ticks: still no proposal in round 1
+    assert proposals_by(env, tid) == first
+
+    # -- an operator approves round 1 for A: it scores again and proposes the same payout
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelproof.oracle",
+            "repropose",
+            "--task",
+            str(tid),
+            "--data-dir",
+            str(a.data_dir),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"task {tid}: re-proposing approved for round 1" in done.stdout
+    again = wait_for(
+        "A's round-1 proposal",
+        lambda: [p for p in proposals_by(env, tid) if p["round"] == 1],
+        30,
+        a,
+    )
+    assert [p["oracle"] for p in again] == [a.address]
+    assert again[0]["root"] == first[0]["root"]
+    assert again[0]["report_hash"] == first[0]["report_hash"]
+    assert not env.committee.functions.isPending(tid).call()  # 1 vote of 2 in round 1
+
+
+def test_follower_confirmations_chunks_and_idempotent_rereads(env: Env, tmp_path: Path) -> None:
+    """In process: the follower stops `confirmations` blocks short of the head, works in chunks,
+    resumes from its cursor, and re-reading blocks it already stored changes nothing."""
+    make_task(env, seed=7, accuracies=(0.9, 0.8))  # some fresh events near the head
+    store = Store(f"sqlite:///{tmp_path / 'follower.sqlite3'}")
+    chain = OracleChain(env.w3, env.dep.escrow, env.dep)
+    follower = Follower(chain, store, start_block=env.dep.block, confirmations=3, chunk_size=7)
+    head = int(env.w3.eth.block_number)
+    assert follower.sync() == head - 3
+
+    def rows() -> tuple[Any, ...]:
+        with store.read() as tx:
+            return (
+                tx.tasks(),
+                [a for t in tx.tasks() for a in tx.attestations(t.task_id)],
+                [e for t in tx.tasks() for e in tx.committee_events(t.task_id)],
+            )
+
+    seen_tasks = {t.task_id for t in rows()[0]}
+    created = env.escrow.events.TaskCreated().get_logs(from_block=env.dep.block, to_block=head - 3)
+    assert seen_tasks == {int(e["args"]["taskId"]) for e in created}
+
+    for _ in range(3):
+        env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert follower.sync() == head
+    tasks, attestations, committee = rows()
+    assert len(tasks) == int(env.escrow.functions.taskCount().call())
+    attested = env.registry.events.Attested().get_logs(from_block=env.dep.block, to_block=head)
+    assert len(attestations) == len(attested)
+    kinds = {e.kind for e in committee}
+    assert kinds <= {"pending", "vetoed", "finalized"}
+    stored = rows()
+
+    # Re-read everything from the start block (as after a crash mid-chunk): nothing changes.
+    with store.write() as tx:
+        tx.set_cursor(env.dep.block - 1)
+    assert follower.sync() == head
+    assert rows() == stored
+    store.close()
+
+
+def test_config_keys_and_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The oracle key from a keystore + password file, or the environment; clear errors."""
+    key = Account.create()
+    keystore = tmp_path / "oracle.json"
+    keystore.write_text(json.dumps(Account.encrypt(key.key, "s3cret", kdf="pbkdf2", iterations=2)))
+    password = tmp_path / "password"
+    password.write_text("s3cret\n")
+    cfg = OracleConfig(rpc_url="http://127.0.0.1:1", data_dir=tmp_path / "data")
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(ConfigError, match="no oracle key"):
+        cfg.load_account()
+    monkeypatch.setenv(KEY_ENV, "0x" + bytes(key.key).hex())
+    assert cfg.load_account().address == key.address
+    monkeypatch.delenv(KEY_ENV)
+    cfg.keystore = keystore
+    with pytest.raises(ConfigError, match="a keystore needs a password file"):
+        cfg.load_account()
+    cfg.password_file = password
+    assert cfg.load_account().address == key.address
+    password.write_text("wrong")
+    with pytest.raises(ConfigError, match="cannot decrypt"):
+        cfg.load_account()
+    assert cfg.database_url() == "sqlite:///" + str(tmp_path / "data" / "oracle.sqlite3")
+    with pytest.raises(ConfigError, match="give a deployment file or the escrow address"):
+        cfg.escrow_address(None)
+    with pytest.raises(StoreError, match="unsupported database URL"):
+        Store("postgresql://localhost/oracle")
