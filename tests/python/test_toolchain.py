@@ -18,9 +18,12 @@ def solcx_dir(tmp_path, monkeypatch):
     folder = tmp_path / "solcx"
     monkeypatch.setenv("SOLCX_BINARY_PATH", str(folder))
     # hide any solc on PATH so the shim is what gets installed
-    monkeypatch.setenv("PATH", os.pathsep.join(
-        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "solc").exists()
-    ))
+    monkeypatch.setenv(
+        "PATH",
+        os.pathsep.join(
+            p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "solc").exists()
+        ),
+    )
     return folder
 
 
