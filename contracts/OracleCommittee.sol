@@ -16,11 +16,14 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
     uint256 private constant MAX_ORACLES = 32;
+    uint8 private constant ACTIVE = 0x80;
 
     ITaskEscrow private immutable _escrow;
     uint256 private _threshold;
     uint32 private _usedSlots;
-    mapping(address oracle => uint8 slotPlusOne) private _slots;
+    // ACTIVE | (slot + 1) while the address holds ORACLE_ROLE; after a revoke the slot number
+    // stays, so the address can only come back in the same slot (see _grantRole).
+    mapping(address oracle => uint8 slotInfo) private _slots;
     mapping(uint256 taskId => Proposal) private _proposals;
     // Votes for payouts other than a round's leading one, keyed by (taskId, round, payout). A
     // veto starts a new round, so earlier votes stop counting without being deleted.
@@ -38,7 +41,7 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
         uint256 threshold_,
         address guardian
     ) {
-        if (threshold_ == 0 || threshold_ > MAX_ORACLES) revert InvalidThreshold(threshold_);
+        if (threshold_ == 0 || threshold_ > oracles.length) revert InvalidThreshold(threshold_);
         _escrow = ITaskEscrow(escrow_);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         for (uint256 i; i < oracles.length; ++i) {
@@ -51,15 +54,15 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @inheritdoc IOracleCommittee
     function propose(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash) external {
-        uint256 slotPlusOne = _slots[msg.sender];
-        if (slotPlusOne == 0) revert AccessControlUnauthorizedAccount(msg.sender, ORACLE_ROLE);
+        uint256 info = _slots[msg.sender];
+        if (info & ACTIVE == 0) revert AccessControlUnauthorizedAccount(msg.sender, ORACLE_ROLE);
         if (root == bytes32(0)) revert EmptyRoot();
         uint256 challengeEnds = _checkWindow(taskId, total);
 
         Proposal storage p = _proposals[taskId];
         if (p.challengeEnds != 0) revert ProposalAlreadyPending(taskId);
         uint32 round = p.round;
-        uint32 bit = uint32(1 << (slotPlusOne - 1));
+        uint32 bit = uint32(1 << ((info & ~uint256(ACTIVE)) - 1));
         uint32 voters = p.voters;
         if (voters & bit != 0) revert AlreadyVoted(taskId, round, msg.sender);
         p.voters = voters | bit;
@@ -81,7 +84,10 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
             if (count < _threshold) {
                 _otherVotes[key] = count;
             } else {
-                // A competing payout won: it becomes the round's proposal.
+                // A competing payout won: it becomes the round's proposal, and the displaced
+                // one's votes move to the tally so {votes} still reports them.
+                _otherVotes[keccak256(abi.encode(taskId, round, leading, p.total, p.reportHash))] =
+                    p.votes;
                 p.root = root;
                 p.total = total;
                 p.reportHash = reportHash;
@@ -124,7 +130,8 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @inheritdoc IOracleCommittee
     function setThreshold(uint256 threshold_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (threshold_ == 0 || threshold_ > MAX_ORACLES) revert InvalidThreshold(threshold_);
+        // More than the oracles holding the role could never agree.
+        if (threshold_ == 0 || threshold_ > _countOracles()) revert InvalidThreshold(threshold_);
         emit ThresholdChanged(_threshold, threshold_);
         _threshold = threshold_;
     }
@@ -146,9 +153,9 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @inheritdoc IOracleCommittee
     function oracleSlot(address oracle) external view returns (uint256) {
-        uint256 slotPlusOne = _slots[oracle];
-        if (slotPlusOne == 0) revert AccessControlUnauthorizedAccount(oracle, ORACLE_ROLE);
-        return slotPlusOne - 1;
+        uint256 info = _slots[oracle];
+        if (info & ACTIVE == 0) revert AccessControlUnauthorizedAccount(oracle, ORACLE_ROLE);
+        return (info & ~uint256(ACTIVE)) - 1;
     }
 
     /// @inheritdoc IOracleCommittee
@@ -164,7 +171,7 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
 
     /// @inheritdoc IOracleCommittee
     function hasVoted(uint256 taskId, address oracle) external view returns (bool) {
-        uint256 slotPlusOne = _slots[oracle];
+        uint256 slotPlusOne = _slots[oracle] & ~uint256(ACTIVE);
         return slotPlusOne != 0 && _proposals[taskId].voters & (1 << (slotPlusOne - 1)) != 0;
     }
 
@@ -178,27 +185,41 @@ contract OracleCommittee is IOracleCommittee, AccessControl {
         return "1.0.0";
     }
 
-    /// @dev Oracles get the lowest free voting slot when granted and free it when revoked. A
-    /// slot reused within a round keeps the bit of the oracle that held it before.
+    /// @dev Oracles get the lowest free voting slot when first granted and free it when revoked.
+    /// A returning oracle must get its old slot back: with another slot it could vote a second
+    /// time in a round where its old slot already voted. If someone else holds that slot now,
+    /// the grant reverts and the operator uses a new key. A new oracle that takes a freed slot
+    /// may find that slot's bit already set in a running round and wait for the next one.
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
         if (granted && role == ORACLE_ROLE) {
             uint32 used = _usedSlots;
+            uint256 info = _slots[account];
             uint256 slot;
-            while (slot < MAX_ORACLES && used & (1 << slot) != 0) ++slot;
-            if (slot == MAX_ORACLES) revert TooManyOracles(MAX_ORACLES);
+            if (info != 0) {
+                slot = info - 1; // not ACTIVE: the role was not held
+                if (used & (1 << slot) != 0) revert OracleSlotTaken(account, slot);
+            } else {
+                while (slot < MAX_ORACLES && used & (1 << slot) != 0) ++slot;
+                if (slot == MAX_ORACLES) revert TooManyOracles(MAX_ORACLES);
+            }
             _usedSlots = used | uint32(1 << slot);
-            // slot < 32, so slot + 1 fits a uint8
-            _slots[account] = uint8(slot + 1);
+            // slot < 32, so ACTIVE | (slot + 1) fits a uint8
+            _slots[account] = uint8(ACTIVE | (slot + 1));
         }
     }
 
     function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
         revoked = super._revokeRole(role, account);
         if (revoked && role == ORACLE_ROLE) {
-            _usedSlots &= ~uint32(1 << (_slots[account] - 1));
-            delete _slots[account];
+            uint256 slotPlusOne = _slots[account] & ~uint256(ACTIVE);
+            _usedSlots &= ~uint32(1 << (slotPlusOne - 1));
+            _slots[account] = uint8(slotPlusOne);
         }
+    }
+
+    function _countOracles() private view returns (uint256 n) {
+        for (uint32 used = _usedSlots; used != 0; used &= used - 1) ++n;
     }
 
     /// @dev The task must be funded, past its reveal deadline, within budget, and early enough

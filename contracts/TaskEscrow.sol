@@ -70,6 +70,9 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         bytes32 r,
         bytes32 s
     ) external returns (uint256 taskId) {
+        // Checked here as well: calling permit on an address without code would revert
+        // outside the try (Solidity checks the target's code before the call).
+        if (address(token).code.length == 0) revert InvalidToken(address(token));
         // A front-runner can spend the permit first; the allowance it leaves is what counts.
         try IERC20Permit(address(token)).permit(
             msg.sender, address(this), budget, permitDeadline, v, r, s

@@ -53,6 +53,7 @@ interface IOracleCommittee {
 
     error InvalidThreshold(uint256 threshold);
     error TooManyOracles(uint256 max);
+    error OracleSlotTaken(address oracle, uint256 slot);
     error EmptyRoot();
     error TaskNotFunded(uint256 taskId);
     error RevealWindowOpen(uint256 taskId, uint64 revealDeadline);
@@ -74,8 +75,10 @@ interface IOracleCommittee {
     /// @notice Hands the pending proposal to the escrow once its challenge window is over. Anyone.
     function finalize(uint256 taskId) external;
 
-    /// @notice Sets how many oracles must propose the same payout. Only the admin. At most 32
-    /// oracles can hold the role at once (each votes through one bit of a 32-bit bitmap).
+    /// @notice Sets how many oracles must propose the same payout, at most the number holding
+    /// the role. Only the admin. At most 32 oracles can hold the role at once (each votes
+    /// through one bit of a 32-bit bitmap). Revoking oracles below the threshold stalls
+    /// proposals; the requester is then refunded at the oracle deadline.
     function setThreshold(uint256 threshold) external;
 
     /// @notice Oracles that must agree.

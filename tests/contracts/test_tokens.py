@@ -1,0 +1,276 @@
+"""Budget tokens: standard 18 decimals, no return value (USDT-like), 6 decimals, fee on transfer
+(refused) and a reentrant token (no double payment). Balances are checked to the unit."""
+
+import brownie
+import pytest
+from brownie import FeeOnTransferToken, MockERC20, NoReturnToken, ReentrantToken
+
+DAY = 86_400
+
+
+def _deploy(kind, admin):
+    if kind == "standard":
+        return MockERC20.deploy("Standard", "STD", 18, {"from": admin}), 10**18
+    if kind == "no_return":
+        return NoReturnToken.deploy({"from": admin}), 10**18
+    if kind == "six_decimals":
+        return MockERC20.deploy("Six", "SIX", 6, {"from": admin}), 10**6
+    if kind == "reentrant":  # unarmed, it behaves like a plain ERC-20
+        return ReentrantToken.deploy({"from": admin}), 10**18
+    raise ValueError(kind)
+
+
+@pytest.fixture(scope="module", params=["standard", "no_return", "six_decimals", "reentrant"])
+def working(request, admin, requester):
+    """(token, unit) for every token the escrow accepts; the requester holds 10^6 units."""
+    tok, unit = _deploy(request.param, admin)
+    tok.mint(requester, 10**6 * unit, {"from": admin})
+    return tok, unit
+
+
+def _payouts(annotators, unit):
+    a0, a1, a2 = annotators
+    return {a0: 100 * unit, a1: 250 * unit, a2: 333 * unit + 1}
+
+
+def test_full_lifecycle(working, tasks, escrow, requester, annotators, rando, warp, K):
+    tok, unit = working
+    budget = 1_000 * unit
+    payouts = _payouts(annotators, unit)
+    total = sum(payouts.values())
+    r0, e0 = tok.balanceOf(requester), tok.balanceOf(escrow)
+    a0 = [tok.balanceOf(a) for a in annotators]
+
+    tid = tasks.create(budget, tok=tok)
+    assert tok.balanceOf(requester) == r0 - budget
+    assert tok.balanceOf(escrow) == e0 + budget
+
+    tree, _ = tasks.finalize(tid, payouts)
+    amount, proof = tasks.leaf(tree, annotators[0])
+    tx = escrow.claim(tid, annotators[0], amount, proof, {"from": rando})
+    assert tx.events["Claimed"]["amount"] == 100 * unit
+    amount, proof = tasks.leaf(tree, annotators[1])
+    escrow.claimMany(annotators[1], [(tid, amount, proof)], {"from": annotators[1]})
+
+    tx = escrow.refund(tid, {"from": rando})
+    assert (tx.events["Refunded"]["amount"], tx.events["Refunded"]["kind"]) == (
+        budget - total,
+        K.UNALLOCATED,
+    )
+    warp(escrow.task(tid)["claimDeadline"] + 1)
+    tx = escrow.refund(tid, {"from": rando})
+    assert (tx.events["Refunded"]["amount"], tx.events["Refunded"]["kind"]) == (
+        333 * unit + 1,
+        K.UNCLAIMED,
+    )
+
+    assert tok.balanceOf(annotators[0]) == a0[0] + 100 * unit
+    assert tok.balanceOf(annotators[1]) == a0[1] + 250 * unit
+    assert tok.balanceOf(annotators[2]) == a0[2]
+    assert tok.balanceOf(requester) == r0 - budget + (budget - total) + 333 * unit + 1
+    assert tok.balanceOf(escrow) == e0
+    t = escrow.task(tid)
+    assert t["claimed"] + t["refunded"] == budget
+
+
+def test_every_leaf_claimed(working, tasks, escrow, requester, annotators, K):
+    tok, unit = working
+    budget = 683 * unit + 1  # exactly the payout total
+    payouts = _payouts(annotators, unit)
+    e0 = tok.balanceOf(escrow)
+    tid = tasks.create(budget, tok=tok)
+    tree, _ = tasks.finalize(tid, payouts)
+    for a in annotators:
+        before = tok.balanceOf(a)
+        amount, proof = tasks.leaf(tree, a)
+        escrow.claim(tid, a, amount, proof, {"from": a})
+        assert tok.balanceOf(a) == before + payouts[a]
+    assert tok.balanceOf(escrow) == e0
+    assert tuple(escrow.refundable(tid)) == (0, K.UNALLOCATED)
+
+
+def test_cancel_refund_exact(working, tasks, escrow, requester):
+    tok, unit = working
+    r0 = tok.balanceOf(requester)
+    tid = tasks.create(7 * unit + 3, tok=tok)
+    escrow.cancelTask(tid, {"from": requester})
+    assert tok.balanceOf(requester) == r0
+
+
+def test_oracle_timeout_refund_exact(working, tasks, escrow, requester, warp):
+    tok, unit = working
+    r0 = tok.balanceOf(requester)
+    tid = tasks.create(5 * unit, tok=tok)
+    warp(escrow.oracleDeadline(tid) + 1)
+    escrow.refund(tid, {"from": requester})
+    assert tok.balanceOf(requester) == r0
+
+
+def test_claim_many_mixing_all_tokens(tasks, escrow, admin, requester, annotators):
+    """One claimMany over tasks in four tokens: one transfer per token, amounts exact."""
+    a = annotators[0]
+    toks = [_deploy(k, admin) for k in ("standard", "no_return", "six_decimals", "reentrant")]
+    claims, expected, ids = [], [], []
+    for tok, unit in toks:
+        tok.mint(requester, 10**4 * unit, {"from": admin})
+        ids.append(tasks.create(1_000 * unit, tok=tok))
+    for tid, (_, unit) in zip(ids, toks, strict=True):
+        tree = tasks.tree({a: 3 * unit, annotators[1]: unit})
+        tasks.propose(tid, tree.root, 4 * unit)
+        claims.append((tid, *tasks.leaf(tree, a)))
+        expected.append(3 * unit)
+    tasks.chain.sleep(DAY + 1)
+    for tid, _, _ in claims:
+        tasks.committee.finalize(tid, {"from": tasks.oracles[0]})
+    before = [tok.balanceOf(a) for tok, _ in toks]
+    tx = escrow.claimMany(a, claims, {"from": a})
+    assert [tok.balanceOf(a) - b for (tok, _), b in zip(toks, before, strict=True)] == expected
+    assert [e["value"] for e in tx.events["Transfer"]] == expected
+
+
+# --------------------------------------------------------------------------------------------
+# refused and failing tokens
+# --------------------------------------------------------------------------------------------
+
+
+def test_fee_on_transfer_refused(tasks, escrow, admin, requester, chain, reverts_with):
+    fee = FeeOnTransferToken.deploy({"from": admin})
+    budget = 1_000 * 10**18
+    fee.mint(requester, budget, {"from": admin})
+    fee.approve(escrow, budget, {"from": requester})
+    count = escrow.taskCount()
+    with reverts_with("FeeOnTransferToken", fee, budget, budget - budget // 100):
+        escrow.createTask(fee, budget, tasks.params(chain), {"from": requester})
+    with reverts_with("FeeOnTransferToken", fee, budget, budget - budget // 100):
+        escrow.createTaskWithPermit(
+            fee, budget, tasks.params(chain), 0, 27, b"\x01" * 32, b"\x02" * 32, {"from": requester}
+        )
+    # a budget too small to be charged a fee would pass the check: 99 // 100 == 0
+    fee.approve(escrow, 99, {"from": requester})
+    tx = escrow.createTask(fee, 99, tasks.params(chain), {"from": requester})
+    assert tx.return_value == count + 1
+    assert fee.balanceOf(requester) == budget - 99
+    assert escrow.taskCount() == count + 1
+
+
+def test_no_return_token_failing_transfer_from(tasks, escrow, admin, requester, chain):
+    """The token's own require() strings come through SafeERC20 unchanged."""
+    nr = NoReturnToken.deploy({"from": admin})
+    nr.mint(requester, 10, {"from": admin})
+    with brownie.reverts("allowance"):
+        escrow.createTask(nr, 10, tasks.params(chain), {"from": requester})
+    nr.approve(escrow, 11, {"from": requester})
+    with brownie.reverts("balance"):
+        escrow.createTask(nr, 11, tasks.params(chain), {"from": requester})
+
+
+# --------------------------------------------------------------------------------------------
+# reentrancy
+# --------------------------------------------------------------------------------------------
+
+E18 = 10**18
+
+
+@pytest.fixture(scope="module")
+def reent(tasks, escrow, admin, requester, annotators):
+    """A ReentrantToken task paying 100 + 200 of 1000: (token, task id, tree)."""
+    tok = ReentrantToken.deploy({"from": admin})
+    tok.mint(requester, 10_000 * E18, {"from": admin})
+    tid = tasks.create(1_000 * E18, tok=tok)
+    tree, _ = tasks.finalize(tid, {annotators[0]: 100 * E18, annotators[1]: 200 * E18})
+    return tok, tid, tree
+
+
+def test_reentrant_claim_same_leaf(reent, tasks, escrow, annotators):
+    tok, tid, tree = reent
+    a0 = annotators[0]
+    amount, proof = tasks.leaf(tree, a0)
+    held, before = tok.balanceOf(escrow), tok.balanceOf(a0)
+    tok.arm(escrow, escrow.claim.encode_input(tid, a0, amount, proof), {"from": a0})
+    tx = escrow.claim(tid, a0, amount, proof, {"from": a0})
+
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is False
+    assert tok.balanceOf(a0) == before + 100 * E18
+    assert tok.balanceOf(escrow) == held - 100 * E18
+    assert escrow.task(tid)["claimed"] == 100 * E18
+    assert len(tx.events["Claimed"]) == 1
+
+
+def test_reentrant_claim_many_during_claim(reent, tasks, escrow, annotators):
+    tok, tid, tree = reent
+    a0 = annotators[0]
+    amount, proof = tasks.leaf(tree, a0)
+    before = tok.balanceOf(a0)
+    tok.arm(escrow, escrow.claimMany.encode_input(a0, [(tid, amount, proof)]), {"from": a0})
+    escrow.claim(tid, a0, amount, proof, {"from": a0})
+    assert tok.lastReentrySucceeded() is False
+    assert tok.balanceOf(a0) == before + 100 * E18
+    assert escrow.task(tid)["claimed"] == 100 * E18
+
+
+def test_reentrant_claim_during_claim_many(reent, tasks, escrow, annotators):
+    tok, tid, tree = reent
+    a1 = annotators[1]
+    amount, proof = tasks.leaf(tree, a1)
+    before = tok.balanceOf(a1)
+    tok.arm(escrow, escrow.claim.encode_input(tid, a1, amount, proof), {"from": a1})
+    escrow.claimMany(a1, [(tid, amount, proof)], {"from": a1})
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is False
+    assert tok.balanceOf(a1) == before + 200 * E18
+    assert escrow.task(tid)["claimed"] == 200 * E18
+
+
+def test_reentrant_refund(reent, escrow, requester, K):
+    tok, tid, _ = reent
+    held, before = tok.balanceOf(escrow), tok.balanceOf(requester)
+    tok.arm(escrow, escrow.refund.encode_input(tid), {"from": requester})
+    tx = escrow.refund(tid, {"from": requester})
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is False  # nonReentrant
+    assert tok.balanceOf(requester) == before + 700 * E18
+    assert tok.balanceOf(escrow) == held - 700 * E18
+    assert escrow.task(tid)["refunded"] == 700 * E18
+    assert len(tx.events["Refunded"]) == 1
+    assert tuple(escrow.refundable(tid)) == (0, K.UNALLOCATED)
+
+
+def test_reentrant_unclaimed_refund(reent, escrow, requester, warp):
+    tok, tid, _ = reent
+    warp(escrow.task(tid)["claimDeadline"] + 1)
+    before = tok.balanceOf(requester)
+    tok.arm(escrow, escrow.refund.encode_input(tid), {"from": requester})
+    escrow.refund(tid, {"from": requester})
+    assert tok.lastReentrySucceeded() is False
+    assert tok.balanceOf(requester) == before + 1_000 * E18
+    assert escrow.task(tid)["refunded"] == 1_000 * E18
+
+
+def test_reentrant_refund_during_cancel(tasks, escrow, admin, requester):
+    tok = ReentrantToken.deploy({"from": admin})
+    tok.mint(requester, 50, {"from": admin})
+    tid = tasks.create(50, tok=tok)
+    tok.arm(escrow, escrow.refund.encode_input(tid), {"from": requester})
+    escrow.cancelTask(tid, {"from": requester})
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is False
+    assert tok.balanceOf(requester) == 50
+    assert tok.balanceOf(escrow) == 0
+
+
+def test_cross_function_reentry_pays_nothing_twice(reent, tasks, escrow, requester, annotators):
+    """claim has no reentrancy guard, so a refund made from inside a claim goes through: it is
+    a legitimate refund of the unallocated part, and every balance still adds up once."""
+    tok, tid, tree = reent
+    a0 = annotators[0]
+    amount, proof = tasks.leaf(tree, a0)
+    r0, a_0, held = tok.balanceOf(requester), tok.balanceOf(a0), tok.balanceOf(escrow)
+    tok.arm(escrow, escrow.refund.encode_input(tid), {"from": a0})
+    escrow.claim(tid, a0, amount, proof, {"from": a0})
+    assert tok.lastReentrySucceeded() is True
+    assert tok.balanceOf(a0) == a_0 + 100 * E18
+    assert tok.balanceOf(requester) == r0 + 700 * E18
+    assert tok.balanceOf(escrow) == held - 800 * E18
+    t = escrow.task(tid)
+    assert (t["claimed"], t["refunded"]) == (100 * E18, 700 * E18)
