@@ -17,6 +17,12 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
 ATTESTATION_TYPES = {
     "Attestation": [
         {"name": "taskId", "type": "uint256"},
@@ -133,12 +139,7 @@ def attestation_typed_data(
     """The EIP-712 message (domain, types, message) an annotator signs."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPE,
             **ATTESTATION_TYPES,
         },
         "primaryType": "Attestation",

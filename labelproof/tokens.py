@@ -7,6 +7,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from labelproof.commitments import EIP712_DOMAIN_TYPE
+
 
 def sign_permit(
     private_key: bytes | str,
@@ -20,12 +22,7 @@ def sign_permit(
     w3 = token.w3
     data = {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPE,
             "Permit": [
                 {"name": "owner", "type": "address"},
                 {"name": "spender", "type": "address"},
