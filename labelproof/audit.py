@@ -63,6 +63,7 @@ import html
 import io
 import json
 import math
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -705,6 +706,20 @@ def _token_info(w3: Web3, token: str, block: int) -> _TokenInfo:
 # --------------------------------------------------------------------------------------------
 # the audit
 # --------------------------------------------------------------------------------------------
+
+
+def _default_deployment(rpc_url: str) -> Path:
+    """The deployment record of the chain at `rpc_url`, where `labelproof deploy` wrote it."""
+    from labelproof.deploy import DEPLOYMENTS_DIR
+
+    try:
+        chain_id = int(
+            Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})).eth.chain_id
+        )
+    except Exception as exc:
+        raise AuditInputError(f"cannot reach a node at {rpc_url}: {exc}") from None
+    directory = Path(os.environ.get("LABELPROOF_DEPLOYMENTS") or DEPLOYMENTS_DIR)
+    return directory / f"{chain_id}.json"
 
 
 def load_deployment_file(path: Path) -> Deployment:
@@ -1816,8 +1831,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Audit a labelproof deployment: events, funds, the oracle's published "
         "report, tree and reveals, and the payout recomputed from them.",
     )
-    p.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint of the chain")
-    p.add_argument("--deployment", required=True, type=Path, help="deployments/<chainId>.json")
+    p.add_argument(
+        "--rpc-url",
+        default=os.environ.get("LABELPROOF_RPC_URL", "http://127.0.0.1:8545"),
+        help="JSON-RPC endpoint of the chain (env LABELPROOF_RPC_URL, default the local node)",
+    )
+    p.add_argument(
+        "--deployment",
+        type=Path,
+        help="deployment record (default <deployments>/<chainId>.json, env LABELPROOF_DEPLOYMENTS)",
+    )
     p.add_argument("--task", type=int, action="append", help="audit only this task id (repeatable)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--oracle", help="the oracle's base URL (http://host:port)")
@@ -1852,7 +1875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run_audit(
             args.rpc_url,
-            load_deployment_file(args.deployment),
+            load_deployment_file(args.deployment or _default_deployment(args.rpc_url)),
             task_ids=args.task,
             oracle_url=args.oracle,
             files=args.files,

@@ -1,22 +1,47 @@
 """The `labelproof` command line: thin wrappers over the package.
 
 Every command turns a bad input into one line on stderr naming what was wrong (file and row
-where there is one) and a non-zero exit code, never a traceback.
+where there is one) and a non-zero exit code, never a traceback. Usage errors (a missing
+option, an unknown command) are one line too.
+
+Commands:
+
+* offline: ``score``, ``merkle build|proof``;
+* services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``;
+* operators: ``deploy``;
+* everyone: ``wallet new|import|list|address|check`` (encrypted keystores, labelproof.wallet);
+* requesters: ``task create|register-spec|status|reveal-gold|cancel|refund|finalize``;
+* annotators: ``annotate commit|reveal``, ``rewards``, ``claim``.
+
+Chain commands take ``--rpc-url`` (env LABELPROOF_RPC_URL) and find the contracts in
+``<deployments>/<chainId>.json`` (``--deployments``, env LABELPROOF_DEPLOYMENTS). Long steps
+show a spinner on stderr (only on a terminal); results go to stdout, ``--json`` where offered.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
 
 import typer
-from eth_utils import is_address
+from eth_utils import is_address, to_checksum_address
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from labelproof.merkle import MerkleError, StandardMerkleTree, payout_tree
+
+try:  # typer >= 0.26 carries its own copy of click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer on click
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 app = typer.Typer(
     name="labelproof",
@@ -38,7 +63,7 @@ class UsageError(Exception):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -229,11 +254,1044 @@ def oracle_cmd(ctx: typer.Context) -> None:
     raise typer.Exit(oracle_main(list(ctx.args)))
 
 
-def main() -> None:
+# ---------------------------------------------------------------------------------------------
+# chain commands: shared options and plumbing
+# ---------------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from labelproof.client import Chain, Service
+    from labelproof.wallet import WalletStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RpcUrl = Annotated[
+    str,
+    typer.Option("--rpc-url", envvar="LABELPROOF_RPC_URL", help="JSON-RPC endpoint of the chain"),
+]
+DeploymentsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--deployments",
+        envvar="LABELPROOF_DEPLOYMENTS",
+        help="directory of <chainId>.json deployment files (default: the project's deployments/)",
+    ),
+]
+WalletDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--wallet-dir",
+        envvar="LABELPROOF_WALLET_DIR",
+        help="wallet directory (default ~/.labelproof/wallets)",
+    ),
+]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="file whose first line is the wallet password (else $LABELPROOF_PASSWORD, else a "
+        "prompt)",
+    ),
+]
+WalletName = Annotated[str, typer.Option("--wallet", help="name of the wallet to act from")]
+OracleUrl = Annotated[
+    str | None,
+    typer.Option("--oracle", envvar="LABELPROOF_ORACLE_URL", help="the oracle's base URL"),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+TaskArg = Annotated[int, typer.Argument(help="the task id", min=1, metavar="ID")]
+DEFAULT_RPC = "http://127.0.0.1:8545"
+
+
+DEBUG_ENV = "LABELPROOF_DEBUG"
+_USER_ERRORS = (
+    ("labelproof.chain", "ChainError"),
+    ("labelproof.client", "ActionError"),
+    ("labelproof.deploy", "DeployConfigError"),
+    ("labelproof.spec", "SpecError"),
+    ("labelproof.wallet", "WalletError"),
+)
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the package's user-facing errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as exc:
+            fail(str(exc), 2)
+        except (typer.Exit, typer.Abort, click_exc.ClickException):
+            raise
+        except Exception as exc:
+            # Only modules already imported can have raised their errors: looking them up in
+            # sys.modules keeps `wallet new` from importing web3 just to name ChainError.
+            user_errors = tuple(
+                getattr(sys.modules[module], name)
+                for module, name in _USER_ERRORS
+                if module in sys.modules
+            )
+            if isinstance(exc, user_errors):
+                fail(str(exc), 1)
+            if os.environ.get(DEBUG_ENV):
+                raise
+            # Anything else (a node that went away mid-command, a bug) is still one line.
+            text = (str(exc) or "").strip().splitlines()
+            detail = f": {text[0][:300]}" if text else ""
+            fail(f"unexpected {type(exc).__name__}{detail} (set {DEBUG_ENV}=1 for details)", 1)
+
+    return wrapper
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr (shown on a terminal only); yields a function to update its text."""
+    with err.status(escape(message)) as status:
+
+        def say(text: str) -> None:
+            status.update(escape(text))
+
+        yield say
+
+
+def wallet_store(directory: Path | None) -> WalletStore:
+    from labelproof.wallet import WalletStore
+
+    return WalletStore(directory)
+
+
+def get_password(password_file: Path | None, what: str, *, confirm: bool = False) -> str:
+    from labelproof.wallet import PASSWORD_ENV, read_password_file
+
+    if password_file is not None:
+        return read_password_file(password_file)
+    env = os.environ.get(PASSWORD_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no password for {what}: give --password-file, set {PASSWORD_ENV}, or run in a "
+            "terminal to be prompted"
+        )
+    password: str = typer.prompt(
+        f"Password for {what}", hide_input=True, confirmation_prompt=confirm
+    )
+    if not password:
+        raise UsageError("the password must not be empty")
+    return password
+
+
+_HELD_LOCKS: list[int] = []
+
+
+def unlock(
+    wallet_dir: Path | None, name: str, password_file: Path | None, *, lock: bool = True
+) -> LocalAccount:
+    """Decrypt wallet `name`; with `lock`, also hold its lock until the process ends, so that
+    concurrent commands from one wallet send one after the other (no nonce races)."""
+    store = wallet_store(wallet_dir)
+    store.get(name)  # an unknown wallet is reported before asking for a password
+    password = get_password(password_file, f"wallet {name!r}")
+    with spinner(f"unlocking wallet {name}"):
+        account = store.unlock(name, password)
+    if lock:
+        fd = store.lock(name, wait=0)
+        if fd is None:
+            with spinner(f"waiting for another command sending from wallet {name}"):
+                fd = store.lock(name)
+        _HELD_LOCKS.append(fd)  # type: ignore[arg-type]
+    return account
+
+
+def connect(rpc_url: str, deployments: Path | None) -> Chain:
+    from labelproof.client import Chain
+
+    with spinner(f"connecting to {rpc_url}"):
+        return Chain.connect(rpc_url, deployments)
+
+
+def oracle_service(url: str | None, required: bool = True) -> Service | None:
+    from labelproof.client import Service
+
+    if not url:
+        if required:
+            raise UsageError("give the oracle's URL with --oracle (or $LABELPROOF_ORACLE_URL)")
+        return None
+    return Service(url, "oracle")
+
+
+def key_value_table(title: str) -> Table:
+    """Two columns; long values (hashes, addresses) fold rather than being cut."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# node and deploy
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command(
+    "audit",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def audit_cmd(ctx: typer.Context) -> None:
+    """Rebuild and check every payout from the chain and the published files:
+    `labelproof audit [--task ID] [--oracle URL | --files DIR] [--html OUT.html] [--json OUT.json]`.
+    Exit 0 when everything holds, 1 naming each mismatch. See `labelproof audit --help`."""
+    from labelproof.audit import main as audit_main
+
+    raise typer.Exit(audit_main(list(ctx.args)))
+
+
+@app.command("node")
+@guarded
+def node_cmd(
+    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = 8545,
+    accounts: Annotated[int, typer.Option(help="number of funded dev accounts", min=1)] = 10,
+) -> None:
+    """Run a local anvil chain on 127.0.0.1 until Ctrl-C."""
+    from labelproof.node import start_anvil
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {port}")
+    if port:
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UsageError(
+                    f"port {port} is in use on 127.0.0.1: pick another --port"
+                ) from None
+    with spinner("starting anvil"):
+        node = start_anvil(port or None, accounts=accounts)
     try:
-        app()
+        dev = node.w3.eth.accounts
+        out.print(f"anvil running at {node.url} (chain id {node.w3.eth.chain_id})", highlight=False)
+        out.print(
+            f"{len(dev)} funded dev accounts, e.g. {dev[0]} (--dev-account 0); Ctrl-C to stop",
+            highlight=False,
+        )
+        sys.stdout.flush()
+        code = node.process.wait()
+        raise UsageError(f"anvil exited with code {code}")
     except KeyboardInterrupt:
-        sys.exit(130)
+        node.stop()
+        out.print("anvil stopped")
+
+
+@app.command("deploy")
+@guarded
+def deploy_cmd(
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML or JSON deploy config (roles, token)")
+    ] = None,
+    from_keystore: Annotated[
+        str | None,
+        typer.Option("--from", help="keystore file, or wallet name, of the deployer"),
+    ] = None,
+    dev_account: Annotated[
+        int | None,
+        typer.Option("--dev-account", help="deploy from the node's unlocked account N", min=0),
+    ] = None,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace a deployment file whose contracts are live")
+    ] = False,
+) -> None:
+    """Deploy the suite (token, escrow, registry, committee) and write <chainId>.json."""
+    from labelproof.chain import Sender
+    from labelproof.client import connect_web3, deployments_dir
+    from labelproof.deploy import DeployConfig, Deployment, deploy_suite, summary
+    from labelproof.wallet import load_keystore_file
+
+    cfg = DeployConfig.from_file(config) if config is not None else DeployConfig()
+    if from_keystore is not None and dev_account is not None:
+        raise UsageError("give --from or --dev-account, not both")
+    w3, chain_id = connect_web3(rpc_url)
+    account: Any
+    if from_keystore is not None:
+        path = Path(from_keystore).expanduser()
+        if path.suffix == ".json" or os.sep in from_keystore:
+            if not path.exists():
+                raise UsageError(f"--from {from_keystore}: no such keystore file")
+            account = load_keystore_file(path, get_password(password_file, str(path)))
+        else:
+            account = unlock(wallet_dir, from_keystore, password_file)
+        deployer = str(account.address)
+    else:
+        unlocked = list(w3.eth.accounts)
+        if dev_account is None:
+            if chain_id not in (31337, 1337) or not unlocked:
+                raise UsageError(f"chain {chain_id} is not a local dev chain: give --from KEYSTORE")
+            dev_account = 0
+        if dev_account >= len(unlocked):
+            raise UsageError(
+                f"--dev-account {dev_account}: the node unlocks {len(unlocked)} accounts"
+            )
+        account = unlocked[dev_account]
+        deployer = str(account)
+    directory = deployments_dir(deployments)
+    existing = directory / f"{chain_id}.json"
+    if existing.exists() and not force:
+        try:
+            old = Deployment.from_json(existing.read_text())
+            live = bool(w3.eth.get_code(to_checksum_address(old.escrow)))
+        except (OSError, ValueError, TypeError, KeyError):
+            live = False
+        if live:
+            raise UsageError(
+                f"{existing} already records a live deployment on chain {chain_id} (escrow "
+                f"{old.escrow}); use --force to replace the file"
+            )
+    if int(w3.eth.get_balance(to_checksum_address(deployer))) == 0:
+        raise UsageError(f"the deployer {deployer} has no ETH to pay for gas")
+    out.print(summary(cfg, deployer, chain_id), highlight=False)
+    with spinner("deploying token, escrow, registry and committee"):
+        dep = deploy_suite(w3, Sender(w3, account, confirmations=cfg.confirmations), cfg)
+    path = dep.write(directory)
+    table = key_value_table(f"deployment on chain {dep.chain_id}")
+    for name, value in (
+        ("escrow", dep.escrow),
+        ("registry", dep.registry),
+        ("committee", dep.committee),
+        ("reward token", dep.reward_token or "none"),
+        ("block", str(dep.block)),
+    ):
+        table.add_row(name, value)
+    out.print(table)
+    out.print(f"written to {path}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# wallets
+# ---------------------------------------------------------------------------------------------
+
+wallet_app = typer.Typer(help="Encrypted keystore (v3) wallets.", no_args_is_help=True)
+app.add_typer(wallet_app, name="wallet")
+
+
+@wallet_app.command("new")
+@guarded
+def wallet_new(
+    name: Annotated[str, typer.Argument(help="a name for the wallet")],
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Create a wallet with a fresh key, encrypted under a password."""
+    store = wallet_store(wallet_dir)
+    store.check_name(name)
+    if store.path(name).exists():
+        raise UsageError(f"wallet {name!r} already exists ({store.path(name)})")
+    password = get_password(password_file, f"new wallet {name!r}", confirm=True)
+    with spinner("encrypting the key"):
+        info = store.create(name, password)
+    out.print(f"wallet {info.name}: {info.address} -> {info.path}", highlight=False)
+
+
+@wallet_app.command("import")
+@guarded
+def wallet_import(
+    name: Annotated[str, typer.Argument(help="a name for the wallet")],
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="file holding the private key as hex")
+    ] = None,
+    keystore: Annotated[
+        Path | None,
+        typer.Option("--keystore", help="an existing keystore JSON (geth, ethers.js, ...)"),
+    ] = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Import a private key (from a hidden prompt or --key-file) or a keystore file."""
+    from labelproof.wallet import parse_private_key
+
+    store = wallet_store(wallet_dir)
+    store.check_name(name)
+    if store.path(name).exists():
+        raise UsageError(f"wallet {name!r} already exists ({store.path(name)})")
+    if key_file is not None and keystore is not None:
+        raise UsageError("give --key-file or --keystore, not both")
+    if keystore is not None:
+        if not keystore.exists():
+            raise UsageError(f"{keystore}: no such keystore file")
+        password = get_password(password_file, f"keystore {keystore}")
+        with spinner("checking the keystore"):
+            info = store.import_keystore(name, keystore, password)
+    else:
+        if key_file is not None:
+            try:
+                text = key_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{key_file}: cannot read the key file: {exc}") from None
+            key = parse_private_key(text, f"{key_file}")
+        else:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "no key: give --key-file FILE, or run in a terminal to be prompted"
+                )
+            key = parse_private_key(typer.prompt("Private key (hex)", hide_input=True))
+        password = get_password(password_file, f"new wallet {name!r}", confirm=True)
+        with spinner("encrypting the key"):
+            info = store.create(name, password, key)
+    out.print(f"wallet {info.name}: {info.address} -> {info.path}", highlight=False)
+
+
+@wallet_app.command("list")
+@guarded
+def wallet_list(wallet_dir: WalletDir = None, as_json: JsonOut = False) -> None:
+    """List the wallets in the wallet directory."""
+    store = wallet_store(wallet_dir)
+    wallets = store.list()
+    if as_json:
+        print_json([{"name": w.name, "address": w.address, "path": str(w.path)} for w in wallets])
+        return
+    if not wallets:
+        out.print(f"no wallets in {store.directory}", highlight=False)
+        return
+    for w in wallets:
+        out.print(f"{w.name:<20} {w.address or '(address not recorded)'}", highlight=False)
+
+
+@wallet_app.command("address")
+@guarded
+def wallet_address(
+    name: Annotated[str, typer.Argument(help="the wallet")],
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Print a wallet's address."""
+    store = wallet_store(wallet_dir)
+    info = store.get(name)
+    if info.address is None:
+        print(store.address(name, get_password(password_file, f"wallet {name!r}")))
+    else:
+        print(info.address)
+
+
+@wallet_app.command("check")
+@guarded
+def wallet_check(
+    name: Annotated[str, typer.Argument(help="the wallet")],
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Check that the password opens the wallet (nothing is sent anywhere)."""
+    account = unlock(wallet_dir, name, password_file, lock=False)
+    out.print(f"wallet {name}: the password opens {account.address}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# requesters
+# ---------------------------------------------------------------------------------------------
+
+task_app = typer.Typer(help="Requesters: fund, inspect and close tasks.", no_args_is_help=True)
+app.add_typer(task_app, name="task")
+
+
+@task_app.command("create")
+@guarded
+def task_create(
+    spec: Annotated[Path, typer.Option("--spec", help="the task spec (JSON)")],
+    budget: Annotated[str, typer.Option("--budget", help="budget in token units, e.g. 12.5")],
+    wallet: WalletName,
+    token: Annotated[
+        str | None, typer.Option("--token", help="ERC-20 to pay in (default: the reward token)")
+    ] = None,
+    gold: Annotated[
+        Path | None, typer.Option("--gold", help="gold set CSV item,label (committed, salted)")
+    ] = None,
+    oracle: OracleUrl = None,
+    spec_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec-out",
+            help="write the funded spec (canonical JSON, with the gold commitment) here, to "
+            "publish to annotators",
+        ),
+    ] = None,
+    annotation_period: Annotated[
+        str, typer.Option(help="time from now until attestations close (3600, 30m, 12h, 3d)")
+    ] = "3d",
+    reveal_period: Annotated[
+        str, typer.Option(help="time after the annotation deadline for reveals")
+    ] = "1d",
+    challenge_period: Annotated[str, typer.Option(help="veto window of a proposal")] = "1d",
+    claim_period: Annotated[str, typer.Option(help="time to claim after finalization")] = "30d",
+    oracle_timeout: Annotated[
+        str, typer.Option(help="after the reveal deadline, time for a final payout")
+    ] = "7d",
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Fund a task: spec hash and gold commitment on chain, budget into the escrow."""
+    from labelproof import client
+
+    periods = client.Periods(
+        annotation=client.parse_duration(annotation_period, "--annotation-period"),
+        reveal=client.parse_duration(reveal_period, "--reveal-period"),
+        challenge=client.parse_duration(challenge_period, "--challenge-period"),
+        claim=client.parse_duration(claim_period, "--claim-period"),
+        oracle_timeout=client.parse_duration(oracle_timeout, "--oracle-timeout"),
+    )
+    periods.validate()
+    task_spec, gold_set, salt = client.prepare_spec(spec, gold)
+    store = wallet_store(wallet_dir)
+    account = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    token_address = token or chain.deployment.reward_token
+    if not token_address:
+        raise UsageError("this deployment has no reward token: give --token ADDRESS")
+    _, decimals = chain.token_info(token_address)
+    amount = client.parse_amount(budget, decimals, "--budget")
+    with spinner("funding the task") as say:
+        created = client.create_task(
+            chain,
+            account,
+            task_spec,
+            gold_set,
+            salt,
+            token_address,
+            amount,
+            periods,
+            store.data_dir(wallet),
+            oracle_service(oracle, required=False),
+            say,
+        )
+    if spec_out is not None:
+        from labelproof.wallet import write_atomic
+
+        write_atomic(spec_out, task_spec.canonical_bytes() + b"\n", mode=0o644)
+    if as_json:
+        print_json(
+            {
+                "task_id": created.task_id,
+                "tx": created.tx_hash,
+                "funding": created.funding,
+                "budget": str(created.budget),
+                "spec_hash": created.spec_hash,
+                "record": str(created.record),
+                "spec_registered": oracle is not None,
+            }
+        )
+        return
+    out.print(
+        f"task {created.task_id} funded with {client.format_amount(amount, decimals)} "
+        f"{created.symbol} ({created.funding}) in {created.tx_hash}",
+        highlight=False,
+    )
+    out.print(f"spec hash {created.spec_hash}; spec and gold salt kept in {created.record}")
+    if oracle:
+        out.print(f"spec registered with the oracle at {oracle}", highlight=False)
+
+
+@task_app.command("register-spec")
+@guarded
+def task_register_spec(
+    task_id: TaskArg,
+    wallet: WalletName,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+) -> None:
+    """Register a task's spec (from the requester's local record) with the oracle."""
+    from labelproof import client
+
+    service = oracle_service(oracle)
+    assert service is not None
+    store = wallet_store(wallet_dir)
+    store.get(wallet)
+    chain = connect(rpc_url, deployments)
+    with spinner("registering the spec"):
+        digest = client.register_spec_for(chain, task_id, store.data_dir(wallet), service)
+    out.print(f"task {task_id}: spec {digest} registered with {oracle}", highlight=False)
+
+
+@task_app.command("status")
+@guarded
+def task_status(
+    task_id: TaskArg,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Phase, deadlines, attestations, proposal, claimed and left, read from chain."""
+    from labelproof import client
+
+    chain = connect(rpc_url, deployments)
+    with spinner(f"reading task {task_id}"):
+        s = client.task_status(chain, task_id)
+    if as_json:
+        print_json(s)
+        return
+    d, sym, now = s["decimals"], s["symbol"], s["now"]
+
+    def amount(key: str) -> str:
+        return f"{client.format_amount(int(s[key]), d)} {sym}"
+
+    table = key_value_table(f"task {task_id}: {s['phase']}")
+    table.add_row("status", s["status"])
+    table.add_row("requester", s["requester"])
+    table.add_row("token", f"{sym} {s['token']}")
+    for key in ("budget", "claimed", "refunded", "left"):
+        table.add_row(key, amount(key))
+    if s["refund_kind"]:
+        table.add_row("refundable now", f"{amount('refundable')} ({s['refund_kind']})")
+    table.add_row("attestations", str(s["attestations"]))
+    names = {"annotation": "annotation ends", "reveal": "reveal ends", "oracle": "oracle deadline"}
+    for key, label in names.items():
+        table.add_row(label, client.format_time(s["deadlines"][key], now))
+    if s["deadlines"]["claim"]:
+        table.add_row("claims end", client.format_time(s["deadlines"]["claim"], now))
+    p = s["proposal"]
+    if p:
+        state = (
+            f"pending, challenge ends {client.format_time(p['challenge_ends'], now)}"
+            if p["challenge_ends"]
+            else f"{p['votes']} of {p['threshold']} votes"
+        )
+        table.add_row(
+            "proposal", f"round {p['round']}: {p['total_units']} {sym}, root {p['root']} ({state})"
+        )
+    if s["payout_root"]:
+        table.add_row(
+            "payout",
+            f"{client.format_amount(int(s['payout_total']), d)} {sym}, root {s['payout_root']}",
+        )
+    table.add_row("spec hash", s["spec_hash"])
+    table.add_row("gold commitment", s["gold_commitment"] or "none")
+    out.print(table)
+
+
+@task_app.command("reveal-gold")
+@guarded
+def task_reveal_gold(
+    task_id: TaskArg,
+    wallet: WalletName,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+) -> None:
+    """Reveal the task's gold set and salt to the oracle (registers the spec too)."""
+    from labelproof import client
+
+    service = oracle_service(oracle)
+    assert service is not None
+    store = wallet_store(wallet_dir)
+    address = store.address(wallet)
+    chain = connect(rpc_url, deployments)
+    with spinner("revealing the gold set") as say:
+        body = client.reveal_gold(chain, address, task_id, store.data_dir(wallet), service, say)
+    out.print(
+        f"task {task_id}: {body.get('gold_items')} gold items revealed to {oracle} "
+        f"(commitment {body.get('commitment')})",
+        highlight=False,
+    )
+
+
+def _task_tx(
+    what: str,
+    build: Callable[[Chain], Any],
+    wallet: str,
+    rpc_url: str,
+    deployments: Path | None,
+    wallet_dir: Path | None,
+    password_file: Path | None,
+) -> tuple[Chain, Any]:
+    from labelproof import client
+
+    account = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    with spinner(f"sending {what}") as say:
+        receipt = client.simple_action(chain, account, build(chain), what, say)
+    return chain, receipt
+
+
+@task_app.command("cancel")
+@guarded
+def task_cancel(
+    task_id: TaskArg,
+    wallet: WalletName,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Cancel a task nobody has attested to yet: the whole budget goes back."""
+    chain, receipt = _task_tx(
+        "cancelTask",
+        lambda c: c.escrow.functions.cancelTask(task_id),
+        wallet,
+        rpc_url,
+        deployments,
+        wallet_dir,
+        password_file,
+    )
+    _print_refund(chain, task_id, receipt, "cancelled")
+
+
+@task_app.command("refund")
+@guarded
+def task_refund(
+    task_id: TaskArg,
+    wallet: WalletName,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Pay the requester whatever is refundable now (unallocated, unclaimed, or timed out)."""
+    chain, receipt = _task_tx(
+        "refund",
+        lambda c: c.escrow.functions.refund(task_id),
+        wallet,
+        rpc_url,
+        deployments,
+        wallet_dir,
+        password_file,
+    )
+    _print_refund(chain, task_id, receipt, "refunded")
+
+
+@task_app.command("finalize")
+@guarded
+def task_finalize(
+    task_id: TaskArg,
+    wallet: WalletName,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Make the agreed payout final once its challenge window is over (anyone may)."""
+    from labelproof import client
+
+    chain, _ = _task_tx(
+        "finalize",
+        lambda c: c.committee.functions.finalize(task_id),
+        wallet,
+        rpc_url,
+        deployments,
+        wallet_dir,
+        password_file,
+    )
+    view = chain.task(task_id)
+    sym, d = chain.token_info(view.token)
+    out.print(
+        f"task {task_id} final: {client.format_amount(view.payout_total, d)} {sym} to claim "
+        f"until {client.format_time(view.claim_deadline, chain.now())}",
+        highlight=False,
+    )
+
+
+def _print_refund(chain: Chain, task_id: int, receipt: Any, verb: str) -> None:
+    from web3.logs import DISCARD
+
+    from labelproof import client
+
+    events = chain.escrow.events.Refunded().process_receipt(receipt, errors=DISCARD)
+    view = chain.task(task_id)
+    sym, d = chain.token_info(view.token)
+    amount = sum(int(e["args"]["amount"]) for e in events)
+    kind = client.REFUND_KINDS[int(events[0]["args"]["kind"])] if events else "none"
+    out.print(
+        f"task {task_id} {verb}: {client.format_amount(amount, d)} {sym} back to "
+        f"{view.requester} ({kind})",
+        highlight=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# annotators
+# ---------------------------------------------------------------------------------------------
+
+annotate_app = typer.Typer(help="Annotators: commit to labels, reveal them.", no_args_is_help=True)
+app.add_typer(annotate_app, name="annotate")
+
+
+@annotate_app.command("commit")
+@guarded
+def annotate_commit(
+    task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
+    labels: Annotated[Path, typer.Option("--labels", help="CSV item,label")],
+    wallet: WalletName,
+    relay: Annotated[
+        str | None,
+        typer.Option("--relay", envvar="LABELPROOF_RELAY_URL", help="relayer URL (no ETH needed)"),
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="the task spec, to check items and labels")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="wait until the relayer's batch is mined")
+    ] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the relayer")] = 120.0,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Commit to your labels: fresh salts, the root of your leaves, attested on chain."""
+    from labelproof import client
+    from labelproof.spec import SpecError, TaskSpec
+
+    label_map = client.read_labels(labels)
+    task_spec = None
+    if spec is not None:
+        try:
+            task_spec = TaskSpec.from_json(spec.read_bytes())
+        except OSError as exc:
+            raise UsageError(f"{spec}: cannot read: {exc.strerror or exc}") from None
+        except SpecError as exc:
+            raise UsageError(f"{spec}: {exc}") from None
+    store = wallet_store(wallet_dir)
+    account = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    relay_service = client.Service(relay, "relayer") if relay else None
+    with spinner("committing") as say:
+        done = client.commit_annotations(
+            chain,
+            account,
+            task,
+            label_map,
+            store.data_dir(wallet),
+            spec=task_spec,
+            relay=relay_service,
+            wait=wait,
+            wait_timeout=timeout,
+            say=say,
+        )
+    where = f"in {done.tx_hash}" if done.tx_hash else f"queued at the relayer as {done.relay_hash}"
+    out.print(
+        f"task {task}: {done.item_count} labels committed (root {done.root}, version "
+        f"{done.version}, {done.via}) {where}",
+        highlight=False,
+    )
+    out.print(f"labels and salts kept in {done.record}: you need them to reveal", highlight=False)
+
+
+@annotate_app.command("reveal")
+@guarded
+def annotate_reveal(
+    task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
+    wallet: WalletName,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+) -> None:
+    """Reveal your committed labels and salts to the oracle (checked against the chain)."""
+    from labelproof import client
+
+    service = oracle_service(oracle)
+    assert service is not None
+    store = wallet_store(wallet_dir)
+    address = store.address(wallet)
+    chain = connect(rpc_url, deployments)
+    with spinner("revealing") as say:
+        body = client.reveal_annotations(chain, address, task, store.data_dir(wallet), service, say)
+    out.print(
+        f"task {task}: {body.get('item_count')} labels revealed to {oracle}, receipt "
+        f"{body.get('receipt')}",
+        highlight=False,
+    )
+
+
+@app.command("rewards")
+@guarded
+def rewards_cmd(
+    wallet: WalletName,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    as_json: JsonOut = False,
+) -> None:
+    """What the wallet can claim across final tasks (proofs checked against the chain)."""
+    from labelproof import client
+
+    address = wallet_store(wallet_dir).address(wallet)
+    chain = connect(rpc_url, deployments)
+    with spinner("reading rewards") as say:
+        rows = client.rewards(chain, address, oracle_service(oracle, required=False), say)
+    if as_json:
+        print_json({"account": address, "rewards": [r.as_dict() for r in rows]})
+        return
+    if not rows:
+        out.print(f"{address}: no final task you attested to", highlight=False)
+        return
+    table = Table(title=f"rewards of {address}", title_justify="left")
+    for col in ("task", "amount", "state", "claim until"):
+        table.add_column(col, overflow="fold")
+    now = chain.now()
+    for r in rows:
+        amount = "?" if r.amount is None else f"{client.format_amount(r.amount, r.decimals)}"
+        table.add_row(
+            str(r.task_id),
+            f"{amount} {r.symbol}",
+            r.state,
+            client.format_time(r.claim_deadline, now),
+        )
+    out.print(table)
+    if oracle is None and any(r.state == "unknown" for r in rows):
+        out.print("give --oracle URL to see amounts and claim", highlight=False)
+
+
+@app.command("claim")
+@guarded
+def claim_cmd(
+    wallet: WalletName,
+    task: Annotated[int | None, typer.Option("--task", help="claim this task", min=1)] = None,
+    all_tasks: Annotated[bool, typer.Option("--all", help="claim every claimable task")] = False,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Claim your payouts: one task, or all of them in one claimMany."""
+    from labelproof import client
+
+    if (task is None) == (not all_tasks):
+        raise UsageError("give --task ID or --all (one of them)")
+    service = oracle_service(oracle)
+    account = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    with spinner("finding claimable payouts") as say:
+        rows = client.rewards(chain, account.address, service, say)
+    if task is not None:
+        row = next((r for r in rows if r.task_id == task), None)
+        if row is None:
+            raise UsageError(
+                f"task {task}: nothing to claim for {account.address} (not final, or never "
+                "attested)"
+            )
+        if row.state != "claimable":
+            raise UsageError(f"task {task}: nothing to claim for {account.address} ({row.state})")
+        chosen = [row]
+    else:
+        chosen = [r for r in rows if r.state == "claimable"]
+        if not chosen:
+            out.print(f"{account.address}: nothing to claim", highlight=False)
+            return
+    with spinner("claiming") as say:
+        receipt = client.claim(chain, account, chosen, say)
+    tx = "0x" + bytes(receipt["transactionHash"]).hex()
+    for r in chosen:
+        assert r.amount is not None
+        out.print(
+            f"task {r.task_id}: claimed {client.format_amount(r.amount, r.decimals)} {r.symbol}",
+            highlight=False,
+        )
+    out.print(f"in {tx}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# relayer
+# ---------------------------------------------------------------------------------------------
+
+relay_app = typer.Typer(help="The relayer of signed attestations.", no_args_is_help=True)
+app.add_typer(relay_app, name="relay")
+
+
+@relay_app.command("serve")
+@guarded
+def relay_serve(
+    wallet: WalletName,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8600,
+    batch_size: Annotated[
+        int, typer.Option(help="attestations per attestBySig transaction", min=1, max=200)
+    ] = 50,
+    max_wait: Annotated[
+        float, typer.Option(help="seconds the oldest attestation waits for a batch", min=0)
+    ] = 5.0,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn and relay log level")] = "info",
+) -> None:
+    """Take signed attestations over HTTP and submit them in batches (pays the gas)."""
+    from labelproof.relay import Relay, serve
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    account = unlock(wallet_dir, wallet, password_file, lock=False)
+    chain = connect(rpc_url, deployments)
+    if int(chain.w3.eth.get_balance(account.address)) == 0:
+        raise UsageError(f"the relayer {account.address} has no ETH to pay for gas")
+    relay = Relay(chain, chain.signer(account), batch_size=batch_size, max_wait=max_wait)
+    err.print(
+        f"relaying for registry {chain.deployment.registry} on chain {chain.chain_id} from "
+        f"{account.address} at http://{host}:{port}",
+        highlight=False,
+    )
+    serve(relay, host, port, log_level)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line on `argv`; every error is one line on stderr."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["wallet"] and any(_looks_like_key(a) for a in args[1:]):
+        err.print(
+            "[bold red]error:[/] refusing a private key on the command line (it would stay in "
+            "your shell history and the process list): use --key-file FILE or the prompt",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 2
+    try:
+        code = app(args=args, prog_name="labelproof", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        out.print(exc.ctx.get_help(), highlight=False, markup=False)
+        return 0
+    except click_exc.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        err.print(
+            f"[bold red]error:[/] {escape(exc.format_message())}{escape(hint)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return exc.exit_code
+    except click_exc.ClickException as exc:
+        err.print(f"[bold red]error:[/] {escape(exc.format_message())}", highlight=False)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        err.print("[bold red]error:[/] interrupted", highlight=False)
+        return 130
+    return int(code or 0) if isinstance(code, int) else 0
+
+
+def _looks_like_key(arg: str) -> bool:
+    from labelproof.wallet import looks_like_private_key
+
+    value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+    return looks_like_private_key(value)
+
+
+def main() -> None:
+    sys.exit(run())
 
 
 if __name__ == "__main__":

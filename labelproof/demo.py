@@ -1,39 +1,49 @@
-"""`make demo`: one labelling task through its whole life on a local anvil chain.
+"""`make demo`: a real labelling task on a local chain, with every part running for real.
 
-Real contracts, real transactions, real signatures: a requester funds a task with an ERC-2612
-permit; every worker of a real crowdsourcing dataset commits to its labels (some directly, most
-through a relayer with EIP-712 signatures); they reveal labels and salts to the oracle, which
-checks each reveal against the commitment on chain, scores quality with Dawid-Skene (10% of the
-items as gold), and two of three oracles propose the same payout root; after the challenge
-window anyone finalizes, the requester takes back what is not allocated, and every annotator
-claims from its own wallet. It ends with everyone's balances.
+The dog dataset (807 items, 109 annotators, 4 classes; or any `question,worker,answer` set) as
+a task: a requester funds it with an ERC-2612 permit, 10% of the items as committed gold; each
+of the annotators gets a wallet, commits to its labels with an EIP-712 signature that the
+relayer service batches on chain, and reveals labels and salts to the oracle service (a real
+process: HTTP API, chain follower, scheduler). After the reveal deadline the oracle scores the
+task (Dawid-Skene, gold-clamped) and proposes the payout root; the challenge window passes
+(anvil time travel); anyone finalizes; every annotator claims from its own wallet; the audit
+rebuilds every payout from the chain and the published files and must pass.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import random
+import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
-from labelproof.chain import ChainError, Sender, contract_at
+from labelproof.chain import PROJECT_ROOT, ChainError, Sender, contract_at
 from labelproof.commitments import annotation_leaf, annotation_root, new_salt, sign_attestation
 from labelproof.deploy import DeployConfig, deploy_suite
-from labelproof.merkle import payout_tree
-from labelproof.node import local_node
+from labelproof.fidelity import spearman
+from labelproof.node import LocalNode, free_port, start_anvil
+from labelproof.scoring import SCORING_VERSION
+from labelproof.spec import ScoringSpec, TaskSpec, gold_commitment, spec_hash
+from labelproof.tokens import sign_permit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+WORK_DIR = PROJECT_ROOT / ".demo"
 DAY = 86_400
 TOKEN = 10**18
-DIRECT_SHARE = 4  # one annotator in four attests itself; the rest go through the relayer
+RELAY_PASSWORD = "demo relayer password"  # a throwaway keystore on a throwaway chain
 
 
 @dataclass
@@ -43,7 +53,11 @@ class Dataset:
 
     @property
     def items(self) -> list[str]:
-        return sorted(self.truth)
+        return sorted({i for labels in self.answers.values() for i in labels} | set(self.truth))
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({lbl for labels in self.answers.values() for lbl in labels.values()})
 
 
 def load_dataset(answers_csv: Path, truth_csv: Path) -> Dataset:
@@ -63,87 +77,192 @@ class Annotator:
     labels: dict[str, str]
     salts: dict[str, bytes] = field(default_factory=dict)
     root: bytes = b""
-    direct: bool = False
+    sender: Sender | None = None
 
 
-class Progress:
+class Phases:
+    """Prints progress and keeps the wall time of each phase."""
+
     def __init__(self) -> None:
         self.started = time.monotonic()
-        self.phase_started = self.started
-        self.phases: list[tuple[str, float]] = []
-        self.current = ""
+        self.times: list[tuple[str, float]] = []
+        self._title = ""
+        self._t0 = self.started
 
-    def step(self, title: str) -> None:
-        self._close()
-        self.current = title
-        print(f"\n== {title}")
+    def __call__(self, title: str) -> None:
+        self.close()
+        self._title, self._t0 = title, time.monotonic()
+        print(f"\n== {title}", flush=True)
 
-    def info(self, text: str) -> None:
-        print(f"   {text}")
-
-    def _close(self) -> None:
-        now = time.monotonic()
-        if self.current:
-            self.phases.append((self.current, now - self.phase_started))
-        self.phase_started = now
-
-    def finish(self) -> None:
-        self._close()
+    def close(self) -> None:
+        if self._title:
+            self.times.append((self._title, time.monotonic() - self._t0))
+            self._title = ""
 
 
-def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> int:
+def say(text: str) -> None:
+    print(f"   {text}", flush=True)
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, proc: Service) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        if proc.proc.poll() is not None:
+            raise ChainError(f"{proc.name} exited while waiting for {what}; see {proc.log}")
+        time.sleep(0.2)
+    raise ChainError(f"timed out after {timeout:.0f} s waiting for {what}; see {proc.log}")
+
+
+class Service:
+    """A labelproof service run as its own process, as an operator would run it."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.log = name, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        out = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *args, "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+        wait_until(f"{name} to start", self._healthy, 60, self)
+
+    def _healthy(self) -> bool:
+        try:
+            return self.http.get("/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def post(self, path: str, body: Any) -> dict[str, Any]:
+        r = self.http.post(path, json=body)
+        if r.status_code >= 400:
+            raise ChainError(f"{self.name} refused POST {path}: {r.status_code} {r.text[:200]}")
+        data: dict[str, Any] = r.json()
+        return data
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def run(
+    answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int, work_dir: Path = WORK_DIR
+) -> int:
     data = load_dataset(answers_csv, truth_csv)
     rng = random.Random(seed)
-    progress = Progress()
-
-    with local_node(accounts=10) as node:
+    phase = Phases()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    services: list[Service] = []
+    node: LocalNode | None = None
+    try:
+        phase("Local chain, deployment, oracle and relayer services")
+        node = start_anvil(accounts=10, log=work_dir / "anvil.log")
         w3 = node.w3
         dev: list[str] = list(w3.eth.accounts)
-        progress.step(f"Local chain: anvil at {node.url} (chain id {w3.eth.chain_id})")
+        oracle_key = Account.create()
         admin = Sender(w3, dev[0])
-        guardian = dev[1]
-        oracles = [Sender(w3, a) for a in dev[2:5]]
-        relayer = Sender(w3, dev[5])
-        anyone = Sender(w3, dev[6])
-
-        progress.step("Deploying the suite (2-of-3 oracle committee)")
         dep = deploy_suite(
-            w3,
-            admin,
-            DeployConfig(guardian=guardian, oracles=tuple(o.address for o in oracles), threshold=2),
+            w3, admin, DeployConfig(guardian=dev[1], oracles=(oracle_key.address,), threshold=1)
         )
+        deployments = work_dir / "deployments"
+        deployment_file = dep.write(deployments)
         escrow = contract_at(w3, "TaskEscrow", dep.escrow)
         registry = contract_at(w3, "AttestationRegistry", dep.registry)
         committee = contract_at(w3, "OracleCommittee", dep.committee)
         assert dep.reward_token is not None
         token = contract_at(w3, "RewardToken", dep.reward_token)
-        for name, address in (
-            ("escrow", dep.escrow),
-            ("registry", dep.registry),
-            ("committee", dep.committee),
-            ("token", dep.reward_token),
-        ):
-            progress.info(f"{name:<10} {address}")
+        say(f"anvil {node.url}, chain {dep.chain_id}; escrow {dep.escrow}")
+
+        node.set_balance(oracle_key.address, 10 * TOKEN)
+        oracle_dir = work_dir / "oracle"
+        for stale in oracle_dir.glob("oracle.sqlite3*"):
+            stale.unlink()
+        oracle = Service(
+            "oracle service",
+            [
+                "labelproof.oracle",
+                "serve",
+                "--rpc-url",
+                node.url,
+                "--deployment",
+                str(deployment_file),
+                "--data-dir",
+                str(oracle_dir),
+                "--poll-interval",
+                "0.2",
+            ],
+            {"LABELPROOF_ORACLE_KEY": "0x" + bytes(oracle_key.key).hex()},
+            work_dir / "oracle.log",
+        )
+        services.append(oracle)
+        relayer_key = Account.create()
+        node.set_balance(relayer_key.address, 100 * TOKEN)
+        wallets = work_dir / "relayer-wallet"
+        wallets.mkdir(exist_ok=True)
+        (wallets / "relayer.json").write_text(
+            json.dumps(Account.encrypt(relayer_key.key, RELAY_PASSWORD))
+        )
+        password_file = work_dir / "relayer-password"
+        password_file.write_text(RELAY_PASSWORD)
+        relay = Service(
+            "relayer",
+            [
+                "labelproof.cli",
+                "relay",
+                "serve",
+                "--wallet",
+                "relayer",
+                "--wallet-dir",
+                str(wallets),
+                "--password-file",
+                str(password_file),
+                "--rpc-url",
+                node.url,
+                "--deployments",
+                str(deployments),
+                "--batch-size",
+                "60",
+                "--max-wait",
+                "0.5",
+            ],
+            {},
+            work_dir / "relayer.log",
+        )
+        services.append(relay)
+        say(f"oracle {oracle.url} (key {oracle_key.address[:10]}...), relayer {relay.url}")
 
         # -- requester
-        progress.step("Requester funds the task (permit + create in one transaction)")
+        phase("Requester funds the task: spec, 10% gold committed, permit + create")
         requester_key = Account.create()
         node.set_balance(requester_key.address, 10 * TOKEN)
         requester = Sender(w3, requester_key)
         budget = budget_tokens * TOKEN
         admin.call(token.functions.mint(requester.address, budget), what="mint")
         items = data.items
-        gold_items = sorted(rng.sample(items, max(1, len(items) // 10)))
+        gold_items = sorted(rng.sample(sorted(data.truth), max(1, len(data.truth) // 10)))
         gold = {i: data.truth[i] for i in gold_items}
         gold_salt = new_salt()
-        gold_commitment = keccak(
-            "\n".join(f"{i},{gold[i]}" for i in gold_items).encode() + gold_salt
+        commitment = gold_commitment(gold, gold_salt)
+        spec = TaskSpec(
+            title=f"labelproof demo: {answers_csv.parent.name}",
+            labels=tuple(data.labels),
+            items=tuple(items),
+            scoring=ScoringSpec("dawid-skene", SCORING_VERSION, None, 1.0),
+            gold_commitment="0x" + commitment.hex(),
         )
-        spec_hash = keccak(text=f"labelproof demo spec: {answers_csv.name}, {len(items)} items")
-        now = w3.eth.get_block("latest")["timestamp"]
-        params = (spec_hash, gold_commitment, now + DAY, now + 2 * DAY, DAY, 30 * DAY, 7 * DAY)
-        from labelproof.tokens import sign_permit
-
+        now = int(w3.eth.get_block("latest")["timestamp"])
+        params = (spec_hash(spec), commitment, now + DAY, now + 2 * DAY, DAY, 30 * DAY, 7 * DAY)
         v, r, s = sign_permit(requester_key.key, token, escrow.address, budget, now + 3600)
         requester.call(
             escrow.functions.createTaskWithPermit(
@@ -151,23 +270,22 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
             ),
             what="createTaskWithPermit",
         )
-        task_id = escrow.functions.taskCount().call()
-        progress.info(
-            f"task {task_id}: {budget_tokens:,} LPR for {len(items)} items, "
-            f"{len(gold)} of them gold (committed, revealed to the oracle later)"
+        task_id = int(escrow.functions.taskCount().call())
+        oracle.post(f"/tasks/{task_id}/spec", json.loads(spec.to_json()))
+        say(
+            f"task {task_id}: {budget_tokens:,} LPR, {len(items)} items, labels "
+            f"{', '.join(data.labels)}, {len(gold)} gold items (committed)"
         )
 
-        # -- annotators commit
-        chain_id = w3.eth.chain_id
-        annotators = []
-        for n, (worker, labels) in enumerate(sorted(data.answers.items())):
-            ann = Annotator(
-                worker=worker, account=Account.create(), labels=labels, direct=n % DIRECT_SHARE == 0
-            )
-            leaves = []
-            for item, label in labels.items():
-                ann.salts[item] = new_salt()
-                leaves.append(
+        # -- annotators commit through the relayer
+        phase(f"{len(data.answers)} annotators sign their commitments; the relayer batches them")
+        chain_id = dep.chain_id
+        annotators: list[Annotator] = []
+        for worker, labels in sorted(data.answers.items()):
+            ann = Annotator(worker=worker, account=Account.create(), labels=labels)
+            ann.salts = {item: new_salt() for item in labels}
+            ann.root = annotation_root(
+                [
                     annotation_leaf(
                         chain_id,
                         escrow.address,
@@ -177,145 +295,212 @@ def run(answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int) -> in
                         label,
                         ann.salts[item],
                     )
-                )
-            ann.root = annotation_root(leaves)
-            node.set_balance(ann.account.address, TOKEN)  # gas for claiming from its own wallet
+                    for item, label in labels.items()
+                ]
+            )
+            signed = sign_attestation(
+                ann.account.key, chain_id, registry.address, task_id, ann.root, len(labels), 1
+            )
+            relay.post(
+                "/attestations",
+                {
+                    "task_id": task_id,
+                    "annotator": ann.account.address,
+                    "root": "0x" + ann.root.hex(),
+                    "item_count": len(labels),
+                    "version": 1,
+                    "signature": "0x" + signed.r.hex() + signed.s.hex() + f"{signed.v:02x}",
+                },
+            )
             annotators.append(ann)
-        progress.step(f"{len(annotators)} annotators commit to their labels")
-        direct = [a for a in annotators if a.direct]
-        for ann in direct:
-            Sender(w3, ann.account).call(
-                registry.functions.attest(task_id, ann.root, len(ann.labels)), what="attest"
-            )
-        relayed = [
-            sign_attestation(
-                a.account.key, chain_id, registry.address, task_id, a.root, len(a.labels), 1
-            ).as_tuple()
-            for a in annotators
-            if not a.direct
-        ]
-        for start in range(0, len(relayed), 50):
-            relayer.call(
-                registry.functions.attestBySig(relayed[start : start + 50]), what="attestBySig"
-            )
-        progress.info(
-            f"{len(direct)} attested directly, {len(relayed)} through the relayer "
-            f"(signed EIP-712, no ETH needed)"
-        )
 
-        # -- reveal to the oracle, checked against the chain
+        def all_attested() -> bool:
+            return all(
+                registry.functions.isAttested(
+                    task_id, a.account.address, a.root, len(a.labels)
+                ).call()
+                for a in annotators
+            )
+
+        wait_until("every attestation on chain", all_attested, 90, relay)
+        say(f"{len(annotators)} commitments on chain, none of the annotators paid any gas")
+
+        # -- reveals
         node.time_travel(DAY + 1)
-        progress.step("Annotators reveal labels and salts to the oracle")
-        revealed: list[tuple[str, str, str]] = []
+        phase("Annotators reveal labels and salts to the oracle; the requester reveals gold")
         for ann in annotators:
-            leaves = [
-                annotation_leaf(
-                    chain_id,
-                    escrow.address,
-                    task_id,
-                    item,
-                    ann.account.address,
-                    label,
-                    ann.salts[item],
-                )
-                for item, label in ann.labels.items()
-            ]
-            ok = registry.functions.isAttested(
-                task_id, ann.account.address, annotation_root(leaves), len(leaves)
-            ).call()
-            if not ok:
-                raise ChainError(f"reveal of {ann.worker} does not match its commitment")
-            revealed += [(item, ann.account.address, label) for item, label in ann.labels.items()]
-        progress.info(f"{len(revealed):,} labels revealed; every reveal matches its on-chain root")
-
-        # -- oracle scores and proposes
-        node.time_travel(DAY + 1)
-        progress.step("Oracles score (Dawid-Skene, gold-clamped) and propose the payout root")
-        from labelproof.scoring import AnswerSet, GoldSet, score
-
-        result = score(
-            AnswerSet.from_rows(revealed), GoldSet.from_mapping(gold), method="ds", budget=budget
-        )
-        payouts = {w: a for w, a in result.payouts.items() if a > 0}
-        tree = payout_tree(payouts)
-        total = sum(payouts.values())
-        report_hash = keccak(result.report_bytes())
-        for oracle in oracles[:2]:
-            oracle.call(
-                committee.functions.propose(task_id, tree.root, total, report_hash), what="propose"
+            oracle.post(
+                f"/tasks/{task_id}/reveals",
+                {
+                    "annotator": ann.account.address,
+                    "labels": [
+                        {"item": i, "label": lbl, "salt": "0x" + ann.salts[i].hex()}
+                        for i, lbl in ann.labels.items()
+                    ],
+                },
             )
-        progress.info(
-            f"root {tree.root[:18]}..., {len(payouts)} paid annotators, "
-            f"total {total / TOKEN:,.2f} LPR; 2 of 3 oracles agree"
+        oracle.post(
+            f"/tasks/{task_id}/gold",
+            {
+                "gold": gold,
+                "salt": "0x" + gold_salt.hex(),
+            },
         )
-        node.time_travel(DAY + 1)
-        anyone.call(committee.functions.finalize(task_id), what="finalize")
-        progress.info("challenge window over, no veto: finalized, claims open")
+        say(
+            f"{sum(len(a.labels) for a in annotators):,} labels revealed, each checked against "
+            "its on-chain root; gold checked against its commitment"
+        )
 
-        unallocated = escrow.functions.refundable(task_id).call()[0]
-        if unallocated:
+        # -- scoring and proposal by the oracle service
+        node.time_travel(DAY + 1)
+        phase("The oracle scores the task and proposes the payout root")
+
+        def proposed() -> bool:
+            return bool(committee.functions.isPending(task_id).call())
+
+        wait_until("the oracle's proposal", proposed, 90, oracle)
+        pending = committee.functions.pending(task_id).call()
+        say(f"root 0x{bytes(pending[0]).hex()[:16]}..., total {pending[1] / TOKEN:,.2f} LPR")
+        node.time_travel(DAY + 1)
+        anyone = Sender(w3, dev[6])
+        anyone.call(committee.functions.finalize(task_id), what="finalize")
+        say("challenge window over without a veto: finalized by a bystander, claims open")
+        refundable = int(escrow.functions.refundable(task_id).call()[0])
+        if refundable:
             requester.call(escrow.functions.refund(task_id), what="refund")
-            progress.info(f"requester refunded the unallocated {unallocated / TOKEN:,.2f} LPR")
+            say(f"requester took back the unallocated {refundable / TOKEN:,.2f} LPR")
 
         # -- claims
-        progress.step("Every paid annotator claims from its own wallet")
-        by_address = {a.account.address: a for a in annotators}
-        claim_gas = 0
-        for index, (account, amount) in tree.entries():
-            ann = by_address[account]
-            who = Sender(w3, ann.account)
-            who.call(
-                escrow.functions.claim(task_id, account, int(amount), tree.get_proof(index)),
-                what=f"claim by {ann.worker}",
+        phase("Every paid annotator claims from its own wallet")
+        claimed = 0
+        for ann in annotators:
+            answer = oracle.http.get(f"/tasks/{task_id}/proof/{ann.account.address}")
+            if answer.status_code == 404:
+                continue  # not paid
+            proof = answer.json()
+            node.set_balance(ann.account.address, TOKEN)  # a faucet: gas for the claim
+            ann.sender = Sender(w3, ann.account)
+            ann.sender.call(
+                escrow.functions.claim(
+                    task_id, ann.account.address, int(proof["amount"]), proof["proof"]
+                ),
+                what=f"claim by annotator {ann.worker}",
             )
-            claim_gas += who.gas_used
-        progress.info(
-            f"{len(payouts)} claims, escrow now holds "
-            f"{token.functions.balanceOf(escrow.address).call() / TOKEN:,.6f} LPR"
-        )
-        progress.finish()
+            claimed += 1
+        left = token.functions.balanceOf(escrow.address).call()
+        say(f"{claimed} claims; escrow holds {left / TOKEN:,.6f} LPR")
 
-        # -- balances
-        print("\n== Balances")
-        accuracy = {
-            a.account.address: sum(data.truth.get(i) == lbl for i, lbl in a.labels.items())
-            / len(a.labels)
-            for a in annotators
-        }
-        scores = {w.worker: w for w in result.workers}
-        rows = sorted(
-            annotators, key=lambda a: -token.functions.balanceOf(a.account.address).call()
+        # -- audit
+        phase("Audit: rebuild every payout from the chain and the published files")
+        from labelproof.audit import run_audit, write_html
+
+        result = run_audit(node.url, deployment_file, oracle_url=oracle.url)
+        html = work_dir / "audit.html"
+        write_html(result, html)
+        for finding in result.findings:
+            say(f"FINDING {finding}")
+        say(("audit passed: " if result.ok else "AUDIT FAILED: ") + f"report at {html}")
+        phase.close()
+
+        report(
+            data,
+            annotators,
+            gold,
+            oracle,
+            task_id,
+            token,
+            requester,
+            relayer_key.address,
+            oracle_key.address,
+            anyone,
+            w3,
+            phase,
         )
+        return 0 if result.ok else 1
+    finally:
+        for service in services:
+            service.stop()
+        if node is not None:
+            node.stop()
+
+
+def report(
+    data: Dataset,
+    annotators: list[Annotator],
+    gold: dict[str, str],
+    oracle: Service,
+    task_id: int,
+    token: Any,
+    requester: Sender,
+    relayer: str,
+    oracle_address: str,
+    anyone: Sender,
+    w3: Any,
+    phase: Phases,
+) -> None:
+    rows = []
+    for ann in annotators:
+        non_gold = [i for i in ann.labels if i not in gold and i in data.truth]
+        accuracy = (
+            sum(ann.labels[i] == data.truth[i] for i in non_gold) / len(non_gold)
+            if non_gold
+            else float("nan")
+        )
+        paid = int(token.functions.balanceOf(ann.account.address).call())
+        rows.append((ann, accuracy, paid, len(non_gold)))
+    qualities = _qualities(oracle, task_id)
+    rows.sort(key=lambda r: -r[2])
+    print("\n== Best and worst annotators (true accuracy from the full truth, non-gold items)")
+    print(f"   {'worker':<8} {'labels':>6} {'true acc':>8} {'quality':>7} {'paid LPR':>10}")
+    shown: list[tuple[Annotator, float, int, int] | None] = (
+        [*rows[:5], None, *rows[-5:]] if len(rows) > 10 else list(rows)
+    )
+    for row in shown:
+        if row is None:
+            print("   ...")
+            continue
+        ann, acc, paid, _ = row
+        q = qualities.get(ann.account.address.lower(), float("nan"))
         print(
-            f"   {'annotator':<12} {'wallet':<44} {'labels':>6} {'true acc':>8} "
-            f"{'quality':>7} {'LPR':>10}"
+            f"   {ann.worker:<8} {len(ann.labels):>6} {acc:>8.3f} {q:>7.3f} {paid / TOKEN:>10.2f}"
         )
-        for ann in rows:
-            address = ann.account.address
-            bal = token.functions.balanceOf(address).call()
-            print(
-                f"   {ann.worker:<12} {address:<44} {len(ann.labels):>6} "
-                f"{accuracy[address]:>8.3f} {scores[address].quality:>7.3f} {bal / TOKEN:>10.2f}"
-            )
-        print(
-            f"   {'requester':<12} {requester.address:<44} {'':>6} {'':>8} {'':>7} "
-            f"{token.functions.balanceOf(requester.address).call() / TOKEN:>10.2f}"
-        )
-        print(
-            f"   {'escrow':<12} {escrow.address:<44} {'':>6} {'':>8} {'':>7} "
-            f"{token.functions.balanceOf(escrow.address).call() / TOKEN:>10.2f}"
-        )
-        print("\n== Gas by role")
-        print(f"   requester {requester.gas_used:>12,}")
-        print(f"   relayer   {relayer.gas_used:>12,}")
-        print(f"   oracles   {sum(o.gas_used for o in oracles):>12,}")
-        print(f"   finalizer {anyone.gas_used:>12,}")
-        print(f"   claims    {claim_gas:>12,}")
-        print("\n== Wall time")
-        for title, seconds in progress.phases:
-            print(f"   {seconds:6.1f} s  {title}")
-        print(f"   {time.monotonic() - progress.started:6.1f} s  total")
-    return 0
+    eligible = [(paid / len(ann.labels), acc) for ann, acc, paid, n in rows if n >= 20]
+    rho = spearman([e[0] for e in eligible], [e[1] for e in eligible])
+    print(
+        f"\n   Spearman(payout claimed per label, true accuracy) over {len(eligible)} "
+        f"annotators with >= 20 labels: {rho:.3f}"
+    )
+    print("\n== Gas by role")
+    gas_rows = [
+        ("requester (permit + create, refund)", requester.gas_used),
+        ("relayer (batched attestations)", _gas_of(w3, relayer)),
+        ("oracle (proposal)", _gas_of(w3, oracle_address)),
+        ("bystander (finalize)", anyone.gas_used),
+        ("annotators (claims)", sum(a.sender.gas_used for a in annotators if a.sender)),
+    ]
+    for name, gas in gas_rows:
+        print(f"   {name:<38} {gas:>12,}")
+    print("\n== Wall time")
+    for title, seconds in phase.times:
+        print(f"   {seconds:6.1f} s  {title}")
+    print(f"   {time.monotonic() - phase.started:6.1f} s  total")
+
+
+def _qualities(oracle: Service, task_id: int) -> dict[str, float]:
+    """Each annotator's quality, from the report the oracle published (and hashed on chain)."""
+    body = oracle.http.get(f"/tasks/{task_id}/report").json()
+    workers = body["scoring"]["workers"]
+    return {address.lower(): float(w["quality"]) for address, w in workers.items()}
+
+
+def _gas_of(w3: Any, address: str) -> int:
+    """Gas of every transaction `address` sent (a process we do not share memory with)."""
+    total = 0
+    for n in range(1, int(w3.eth.block_number) + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"].lower() == address.lower():
+                total += int(w3.eth.get_transaction_receipt(tx["hash"])["gasUsed"])
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,21 +508,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--answers",
         type=Path,
-        default=DATA_DIR / "duck" / "answer.csv",
-        help="CSV question,worker,answer (default: the shipped duck dataset)",
+        default=DATA_DIR / "dog" / "answer.csv",
+        help="CSV question,worker,answer (default: the shipped dog dataset)",
     )
     parser.add_argument(
-        "--truth", type=Path, default=DATA_DIR / "duck" / "truth.csv", help="CSV question,truth"
+        "--truth", type=Path, default=DATA_DIR / "dog" / "truth.csv", help="CSV question,truth"
     )
-    parser.add_argument("--budget", type=int, default=10_000, help="budget in whole LPR")
-    parser.add_argument("--seed", type=int, default=7, help="seed for the gold-item choice")
+    parser.add_argument("--budget", type=int, default=100_000, help="budget in whole LPR")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the gold-item choice")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=WORK_DIR,
+        help="logs, oracle database, deployment and audit report (default .demo/)",
+    )
     args = parser.parse_args(argv)
     for path in (args.answers, args.truth):
         if not path.exists():
             print(f"error: {path} does not exist", file=sys.stderr)
             return 2
     try:
-        return run(args.answers, args.truth, args.budget, args.seed)
+        return run(args.answers, args.truth, args.budget, args.seed, args.work_dir)
     except ChainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,1391 @@
+"""What people do on chain: requesters fund and close tasks, annotators commit, reveal and claim.
+
+The command line (labelproof.cli) is a thin layer over this module. Everything here follows
+one rule: check first, then write what must not be lost, then send, and undo the local write
+if the transaction certainly did not happen.
+
+* Every transaction is simulated (``eth_call`` from the sender) before it is signed; a revert
+  is reported with the contract's custom error decoded (``NotRequester(taskId=3, ...)``) and
+  nothing is sent.
+* Secrets that a transaction commits to (an annotator's leaf salts, a requester's gold salt) are
+  written atomically to the wallet's data directory *before* the transaction is sent, so a
+  crash or a lost connection can never leave a commitment on chain that its owner cannot open.
+  If the transaction is certainly not on chain (refused before broadcast, or mined and
+  reverted) that entry is removed again; if the outcome is unknown (no receipt in time) it is
+  kept, and the reveal later picks whichever stored commitment the chain actually holds.
+* Nothing read from the oracle is trusted: a payout proof is checked against the task's
+  on-chain payout root before it is used or shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TimeExhausted,
+)
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from labelproof.chain import ChainError, artifact, contract_at
+from labelproof.commitments import (
+    annotation_leaf,
+    annotation_root,
+    attestation_typed_data,
+    new_salt,
+)
+from labelproof.deploy import DEPLOYMENTS_DIR, Deployment, load_deployment
+from labelproof.merkle import StandardMerkleTree
+from labelproof.spec import (
+    SpecError,
+    TaskSpec,
+    commitment_hex,
+    gold_commitment,
+    spec_hash,
+)
+from labelproof.wallet import remove_file, write_atomic
+
+DEPLOYMENTS_ENV = "LABELPROOF_DEPLOYMENTS"
+RPC_URL_ENV = "LABELPROOF_RPC_URL"
+ORACLE_URL_ENV = "LABELPROOF_ORACLE_URL"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+STATUS_NAMES = ("none", "funded", "cancelled", "final", "expired")
+REFUND_KINDS = ("cancelled", "unallocated", "unclaimed", "oracle timeout")
+LOG_CHUNK = 10_000
+PERMIT_LIFETIME = 3_600
+ZERO32 = bytes(32)
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """A progress callback that shows nothing."""
+
+
+class ActionError(Exception):
+    """A user-facing failure: one line saying what is wrong; nothing was left half-done."""
+
+
+class TxRejected(ActionError):
+    """The transaction was not broadcast (it would revert, or the node refused it)."""
+
+
+class TxReverted(ActionError):
+    """The transaction was mined and reverted: nothing changed but the gas."""
+
+
+class TxPending(ActionError):
+    """The transaction was broadcast but no receipt came in time: it may still be mined."""
+
+
+# --------------------------------------------------------------------------------------------
+# revert reasons
+# --------------------------------------------------------------------------------------------
+
+_ERROR_SOURCES = ("TaskEscrow", "AttestationRegistry", "OracleCommittee", "RewardToken")
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
+    for name in (*_ERROR_SOURCES, "ERC20Permit"):
+        try:
+            abi = artifact(name).abi
+        except ChainError:
+            continue
+        for item in abi:
+            if item.get("type") != "error":
+                continue
+            inputs = item.get("inputs", [])
+            if any(i["type"].startswith("tuple") for i in inputs):
+                continue
+            types = [i["type"] for i in inputs]
+            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+            table[selector] = (item["name"], [i["name"] for i in inputs], types)
+    return table
+
+
+def decode_revert(data: Any) -> str:
+    """A contract's revert data as ``Name(arg=value, ...)``; unknown data as its hex."""
+    if isinstance(data, dict):
+        data = data.get("data")
+    try:
+        raw = bytes(HexBytes(data)) if data else b""
+    except (TypeError, ValueError):
+        return str(data)
+    if len(raw) < 4:
+        return "reverted without a reason"
+    if raw[:4] == keccak(text="Error(string)")[:4]:
+        try:
+            return str(abi_decode(["string"], raw[4:])[0])
+        except Exception:
+            return "0x" + raw.hex()
+    entry = _error_table().get(raw[:4])
+    if entry is None:
+        return "0x" + raw.hex()
+    name, names, types = entry
+    try:
+        values = abi_decode(types, raw[4:])
+    except Exception:
+        return name
+    parts = []
+    for n, t, v in zip(names, types, values, strict=True):
+        if t == "address":
+            v = to_checksum_address(v)
+        elif t.startswith("bytes") and isinstance(v, bytes):
+            v = "0x" + v.hex()
+        parts.append(f"{n}={v}")
+    return f"{name}({', '.join(parts)})"
+
+
+def revert_reason(exc: BaseException) -> str:
+    if isinstance(exc, ContractCustomError):
+        return decode_revert(exc.data)
+    if isinstance(exc, ContractPanicError):
+        return f"panic: {exc.message}" if hasattr(exc, "message") else str(exc)
+    if isinstance(exc, ContractLogicError):
+        message = str(getattr(exc, "message", None) or exc)
+        if exc.data and str(exc.data) not in ("0x", "None"):
+            decoded = decode_revert(exc.data)
+            if not decoded.startswith("0x"):
+                return decoded
+        return message.removeprefix("execution reverted: ").strip() or "reverted"
+    text = str(exc) or type(exc).__name__
+    # web3 RPC errors carry a dict; show its message
+    match = re.search(r"'message': '([^']*)'", text)
+    if match:
+        return match.group(1)
+    return text.splitlines()[0][:300]
+
+
+# --------------------------------------------------------------------------------------------
+# sending transactions
+# --------------------------------------------------------------------------------------------
+
+
+class Signer:
+    """Sends transactions from a local key (or a node-unlocked account), in four steps whose
+    failures are told apart: simulate, estimate, broadcast, wait."""
+
+    def __init__(self, w3: Web3, account: LocalAccount | str, *, timeout: float = 120.0) -> None:
+        self.w3 = w3
+        self.local = account if isinstance(account, LocalAccount) else None
+        self.address = to_checksum_address(
+            account.address if isinstance(account, LocalAccount) else account
+        )
+        self.timeout = timeout
+
+    def simulate(self, fn: Any, what: str) -> bytes:
+        """Run the call with eth_call from this account; a revert raises TxRejected."""
+        # A raw eth_call: only whether it reverts matters, not decoding the return data (tokens
+        # like USDT return nothing where the ABI says bool).
+        call: dict[str, Any] = {
+            "from": self.address,
+            "to": fn.address,
+            "data": fn._encode_transaction_data(),
+        }
+        try:
+            return self.w3.eth.call(call)  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise TxRejected(f"{what} would revert: {revert_reason(exc)}") from None
+        except Exception as exc:
+            raise TxRejected(f"{what}: the node refused the call: {revert_reason(exc)}") from None
+
+    def send(self, fn: Any, what: str, *, simulate: bool = True) -> TxReceipt:
+        if simulate:
+            self.simulate(fn, what)
+        try:
+            tx: dict[str, Any] = fn.build_transaction({"from": self.address, "gas": 10**7})
+            tx.pop("gas")
+            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
+            if self.local is None:
+                tx_hash = self.w3.eth.send_transaction(tx)  # type: ignore[arg-type]
+            else:
+                tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+                if "gasPrice" not in tx and "maxFeePerGas" not in tx:
+                    tx["gasPrice"] = self.w3.eth.gas_price
+                signed = self.local.sign_transaction(tx)
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise TxRejected(f"{what} would revert: {revert_reason(exc)}") from None
+        except Exception as exc:
+            reason = revert_reason(exc)
+            try:
+                broke = int(self.w3.eth.get_balance(self.address)) == 0
+            except Exception:
+                broke = False
+            if broke:
+                reason = f"{self.address} has no ETH to pay for gas ({reason})"
+            raise TxRejected(f"{what}: not sent: {reason}") from None
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
+        except TimeExhausted:
+            raise TxPending(
+                f"{what}: transaction {HexBytes(tx_hash).hex()} sent but not mined within "
+                f"{self.timeout:.0f} s; it may still be"
+            ) from None
+        except Exception as exc:
+            raise TxPending(
+                f"{what}: transaction {HexBytes(tx_hash).hex()} sent, but waiting for its "
+                f"receipt failed: {revert_reason(exc)}"
+            ) from None
+        if receipt["status"] != 1:
+            raise TxReverted(f"{what} reverted in transaction {HexBytes(tx_hash).hex()}")
+        return receipt
+
+
+# --------------------------------------------------------------------------------------------
+# units and times
+# --------------------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(r"(\d+)(?:\.(\d+))?")
+_DURATION = re.compile(r"(\d+)\s*([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+
+
+def parse_amount(text: str, decimals: int, what: str = "amount") -> int:
+    """'12.5' in token units to the integer amount in the token's smallest unit."""
+    match = _AMOUNT.fullmatch(text.strip())
+    if not match:
+        raise ActionError(f"{what} {text!r} is not a decimal number such as 12 or 12.5")
+    whole, frac = match.group(1), (match.group(2) or "").rstrip("0")
+    if len(frac) > decimals:
+        raise ActionError(
+            f"{what} {text} has more decimals than the token's {decimals}: "
+            f"the smallest unit is {format_amount(1, decimals)}"
+        )
+    return int(whole) * 10**decimals + (int(frac.ljust(decimals, "0")) if frac else 0)
+
+
+def format_amount(value: int, decimals: int) -> str:
+    if decimals == 0:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    frac_text = str(frac).rjust(decimals, "0").rstrip("0")
+    return f"{sign}{whole}" + (f".{frac_text}" if frac_text else "")
+
+
+def parse_duration(text: str, what: str) -> int:
+    """'90', '30m', '12h', '3d', '1w' to seconds."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match:
+        raise ActionError(f"{what} {text!r} is not a duration such as 3600, 30m, 12h, 3d or 1w")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def format_time(ts: int, now: int) -> str:
+    when = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    delta = ts - now
+    return f"{when} ({_human(delta)})"
+
+
+def _human(delta: int) -> str:
+    seconds = abs(delta)
+    if seconds < 60:
+        text = f"{seconds}s"
+    elif seconds < 3_600:
+        text = f"{seconds // 60}m"
+    elif seconds < 86_400:
+        text = f"{seconds // 3_600}h {seconds % 3_600 // 60}m"
+    else:
+        text = f"{seconds // 86_400}d {seconds % 86_400 // 3_600}h"
+    return f"in {text}" if delta >= 0 else f"{text} ago"
+
+
+# --------------------------------------------------------------------------------------------
+# the chain and the deployment
+# --------------------------------------------------------------------------------------------
+
+
+def deployments_dir(option: Path | None) -> Path:
+    return option if option is not None else DEPLOYMENTS_DIR
+
+
+def connect_web3(rpc_url: str) -> tuple[Web3, int]:
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:
+        raise ActionError(f"cannot reach a node at {rpc_url}: {revert_reason(exc)}") from None
+    return w3, chain_id
+
+
+@dataclass
+class TaskView:
+    """A task as the escrow stores it, plus what the registry and committee say about it."""
+
+    task_id: int
+    status: str
+    token: str
+    requester: str
+    budget: int
+    claimed: int
+    refunded: int
+    payout_total: int
+    payout_root: bytes
+    report_hash: bytes
+    spec_hash: bytes
+    gold_commitment: bytes
+    annotation_deadline: int
+    reveal_deadline: int
+    challenge_period: int
+    claim_period: int
+    oracle_timeout: int
+    claim_deadline: int
+
+    @property
+    def oracle_deadline(self) -> int:
+        return self.reveal_deadline + self.oracle_timeout
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.claimed - self.refunded
+
+
+class Chain:
+    """A node, the deployment recorded for its chain id, and the three contracts."""
+
+    def __init__(self, w3: Web3, deployment: Deployment, *, tx_timeout: float = 120.0) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.chain_id = deployment.chain_id
+        self.escrow: Contract = contract_at(w3, "TaskEscrow", deployment.escrow)
+        self.registry: Contract = contract_at(w3, "AttestationRegistry", deployment.registry)
+        self.committee: Contract = contract_at(w3, "OracleCommittee", deployment.committee)
+        self.tx_timeout = tx_timeout
+
+    @classmethod
+    def connect(cls, rpc_url: str, directory: Path | None = None) -> Chain:
+        w3, chain_id = connect_web3(rpc_url)
+        path = deployments_dir(directory) / f"{chain_id}.json"
+        try:
+            deployment = load_deployment(chain_id, deployments_dir(directory))
+        except ChainError as exc:
+            raise ActionError(str(exc)) from None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ActionError(f"{path}: not a deployment file: {exc}") from None
+        if not w3.eth.get_code(to_checksum_address(deployment.escrow)):
+            raise ActionError(
+                f"{path} names the escrow {deployment.escrow}, but chain {chain_id} at {rpc_url} "
+                "has no contract there (a restarted local chain?): deploy again"
+            )
+        return cls(w3, deployment)
+
+    def signer(self, account: LocalAccount | str) -> Signer:
+        return Signer(self.w3, account, timeout=self.tx_timeout)
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def token(self, address: str) -> Contract:
+        return self.w3.eth.contract(
+            address=to_checksum_address(address), abi=artifact("ERC20Permit").abi
+        )
+
+    def token_info(self, address: str) -> tuple[str, int]:
+        """(symbol, decimals); a contract that is not an ERC-20 is refused."""
+        if not is_address(address):
+            raise ActionError(f"token {address!r} is not an address")
+        token = self.token(address)
+        if not self.w3.eth.get_code(token.address):
+            raise ActionError(f"token {address} is not a contract on chain {self.chain_id}")
+        try:
+            decimals = int(token.functions.decimals().call())
+        except Exception:
+            raise ActionError(
+                f"token {address} does not answer decimals(): not an ERC-20"
+            ) from None
+        try:
+            symbol = str(token.functions.symbol().call())
+        except Exception:
+            symbol = token.address[:10]
+        return symbol, decimals
+
+    def task(self, task_id: int) -> TaskView:
+        if task_id <= 0 or task_id >= 2**64:
+            raise ActionError(f"task {task_id} does not exist")
+        t = self.escrow.functions.task(task_id).call()
+        # payoutRoot, claimed, payoutTotal, token, claimDeadline, status, budget,
+        # revealDeadline, challengePeriod, oracleTimeout, requester, annotationDeadline,
+        # claimPeriod, refunded, specHash, goldCommitment, reportHash
+        if int(t[5]) == 0:
+            count = int(self.escrow.functions.taskCount().call())
+            raise ActionError(f"task {task_id} does not exist (this escrow has {count} tasks)")
+        return TaskView(
+            task_id=task_id,
+            status=STATUS_NAMES[int(t[5])],
+            token=to_checksum_address(t[3]),
+            requester=to_checksum_address(t[10]),
+            budget=int(t[6]),
+            claimed=int(t[1]),
+            refunded=int(t[13]),
+            payout_total=int(t[2]),
+            payout_root=bytes(t[0]),
+            report_hash=bytes(t[16]),
+            spec_hash=bytes(t[14]),
+            gold_commitment=bytes(t[15]),
+            annotation_deadline=int(t[11]),
+            reveal_deadline=int(t[7]),
+            challenge_period=int(t[8]),
+            claim_period=int(t[12]),
+            oracle_timeout=int(t[9]),
+            claim_deadline=int(t[4]),
+        )
+
+    def logs(self, event: Any, **filters: Any) -> list[Any]:
+        """All logs of a contract event since the deployment, fetched in chunks."""
+        head = int(self.w3.eth.block_number)
+        out: list[Any] = []
+        start = max(0, int(self.deployment.block) - 1)
+        while start <= head:
+            end = min(head, start + LOG_CHUNK - 1)
+            out += event().get_logs(from_block=start, to_block=end, argument_filters=filters)
+            start = end + 1
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# services: the oracle and the relayer
+# --------------------------------------------------------------------------------------------
+
+
+class Service:
+    """A JSON HTTP service whose errors are ``{"error": message}``."""
+
+    def __init__(self, url: str, what: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.what = what
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def request(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)
+    ) -> tuple[int, Any]:
+        try:
+            response = self.http.request(method, path, json=body)
+        except httpx.ConnectError as exc:
+            raise ActionError(f"cannot reach the {self.what} at {self.url}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise ServiceUnsure(
+                f"{self.what} at {self.url}: {method} {path} failed: {exc or type(exc).__name__}"
+            ) from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code not in ok:
+            message = data.get("error") if isinstance(data, dict) else None
+            raise ServiceRefused(
+                response.status_code,
+                f"{self.what} refused {method} {path}: "
+                f"{message or response.text[:200] or 'no reason given'} "
+                f"(HTTP {response.status_code})",
+            )
+        return response.status_code, data
+
+    def check_chain(self, chain: Chain, contract: str, address: str) -> dict[str, Any]:
+        """GET /health and check the service works on this chain and deployment."""
+        _, health = self.request("GET", "/health")
+        if not isinstance(health, dict):
+            raise ActionError(f"{self.what} at {self.url}: /health did not answer JSON")
+        if int(health.get("chain_id", -1)) != chain.chain_id:
+            raise ActionError(
+                f"the {self.what} at {self.url} serves chain {health.get('chain_id')}, "
+                f"not chain {chain.chain_id}"
+            )
+        served = health.get(contract)
+        if not isinstance(served, str) or served.lower() != address.lower():
+            raise ActionError(
+                f"the {self.what} at {self.url} serves {contract} {served}, not this "
+                f"deployment's {address}"
+            )
+        return health
+
+
+class ServiceRefused(ActionError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServiceUnsure(ActionError):
+    """The request may or may not have reached the service (a timeout, a dropped connection)."""
+
+
+def oracle_service(url: str) -> Service:
+    return Service(url, "oracle")
+
+
+# --------------------------------------------------------------------------------------------
+# local records (written atomically, mode 0600, in the wallet's data directory)
+# --------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ActionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ActionError(f"{path}: corrupt record (not JSON): {exc}") from None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+class Snapshot:
+    """A file's content before a change, to put back if the change must be undone."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.before = path.read_bytes() if path.exists() else None
+
+    def restore(self) -> None:
+        if self.before is None:
+            remove_file(self.path)
+        else:
+            write_atomic(self.path, self.before)
+
+
+def requester_record_path(data_dir: Path, chain: Chain, digest: bytes) -> Path:
+    return data_dir / f"task-{chain.chain_id}-{chain.deployment.escrow}-0x{digest.hex()}.json"
+
+
+def annotation_record_path(data_dir: Path, chain: Chain, task_id: int) -> Path:
+    return data_dir / f"annotations-{chain.chain_id}-{chain.deployment.escrow}-{task_id}.json"
+
+
+# --------------------------------------------------------------------------------------------
+# input files
+# --------------------------------------------------------------------------------------------
+
+
+def read_pairs_csv(path: Path, columns: tuple[tuple[str, str], ...], what: str) -> dict[str, str]:
+    """Two-column CSV (item, label) under one of the accepted headers; strict."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ActionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ActionError(f"{path}: not UTF-8 text") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise ActionError(f"{path}: empty file, expected a header {','.join(columns[0])}")
+    header = [h.strip().lower() for h in rows[0]]
+    for key_col, value_col in columns:
+        if key_col in header and value_col in header:
+            ik, iv = header.index(key_col), header.index(value_col)
+            break
+    else:
+        wanted = " or ".join(",".join(c) for c in columns)
+        raise ActionError(f"{path}: row 1: header must be {wanted}, got {rows[0]}")
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(ik, iv):
+            raise ActionError(f"{path}: row {n}: expected {len(header)} columns, got {row}")
+        key, value = row[ik].strip(), row[iv].strip()
+        if not key or not value:
+            raise ActionError(f"{path}: row {n}: empty item or label")
+        if key in seen:
+            raise ActionError(f"{path}: row {n}: item {key!r} already on row {seen[key]}")
+        seen[key] = n
+        out[key] = value
+    if not out:
+        raise ActionError(f"{path}: no {what} rows")
+    return out
+
+
+def read_labels(path: Path) -> dict[str, str]:
+    return read_pairs_csv(path, (("item", "label"), ("question", "answer")), "label")
+
+
+def read_gold(path: Path) -> dict[str, str]:
+    return read_pairs_csv(path, (("item", "label"), ("question", "truth")), "gold")
+
+
+def read_spec(path: Path) -> dict[str, Any]:
+    data = _read_json(path) if path.exists() else None
+    if data is None:
+        raise ActionError(f"{path}: no such spec file")
+    if not isinstance(data, dict):
+        raise ActionError(f"{path}: the spec must be a JSON object")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# requester
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Periods:
+    annotation: int  # seconds from now to the annotation deadline
+    reveal: int  # seconds from the annotation deadline to the reveal deadline
+    challenge: int
+    claim: int
+    oracle_timeout: int
+
+    def validate(self) -> None:
+        if self.annotation <= 0:
+            raise ActionError("--annotation-period must be positive")
+        if self.reveal <= 0:
+            raise ActionError("--reveal-period must be positive")
+        if self.claim <= 0:
+            raise ActionError("--claim-period must be positive")
+        if self.oracle_timeout <= self.challenge:
+            raise ActionError(
+                "--oracle-timeout must be longer than --challenge-period, or no payout could "
+                "ever become final"
+            )
+        for name, value in (
+            ("--challenge-period", self.challenge),
+            ("--claim-period", self.claim),
+            ("--oracle-timeout", self.oracle_timeout),
+        ):
+            if value >= 2**32:
+                raise ActionError(f"{name} is too long (at most {2**32 - 1} seconds)")
+
+
+def prepare_spec(
+    spec_path: Path, gold_path: Path | None
+) -> tuple[TaskSpec, dict[str, str] | None, bytes | None]:
+    """The spec to fund, with a fresh gold commitment if a gold set is given."""
+    from labelproof.scoring import SCORING_VERSION
+
+    data = read_spec(spec_path)
+    data.setdefault("gold", {"commitment": None})
+    gold_field = data.get("gold")
+    existing = gold_field.get("commitment") if isinstance(gold_field, dict) else None
+    gold: dict[str, str] | None = None
+    salt: bytes | None = None
+    if gold_path is not None:
+        if existing is not None:
+            raise ActionError(
+                f"{spec_path}: gold.commitment is already set; leave it null and give the gold "
+                "set with --gold (a fresh salt is drawn for the commitment)"
+            )
+        gold = read_gold(gold_path)
+        salt = new_salt()
+        data["gold"] = {"commitment": "0x" + gold_commitment(gold, salt).hex()}
+    elif existing is not None:
+        raise ActionError(
+            f"{spec_path}: the spec commits to a gold set but no --gold file was given: without "
+            "it the gold set could never be revealed"
+        )
+    try:
+        spec = TaskSpec.from_dict(data)
+        if gold is not None:
+            spec.check_labels(gold, f"{gold_path}")
+    except SpecError as exc:
+        raise ActionError(f"{spec_path}: {exc}") from None
+    if spec.scoring.version != SCORING_VERSION:
+        raise ActionError(
+            f"{spec_path}: scoring.version {spec.scoring.version!r} is not the oracle's "
+            f"{SCORING_VERSION!r}"
+        )
+    return spec, gold, salt
+
+
+def supports_permit(chain: Chain, token: Contract, owner: str) -> bool:
+    """Whether `token` takes ERC-2612 permits with the domain labelproof.tokens signs for."""
+    try:
+        token.functions.nonces(owner).call()
+        separator = bytes(token.functions.DOMAIN_SEPARATOR().call())
+        name = str(token.functions.name().call())
+    except Exception:
+        return False
+    typehash = keccak(
+        text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    )
+    expected = keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [typehash, keccak(text=name), keccak(text="1"), chain.chain_id, token.address],
+        )
+    )
+    return separator == expected
+
+
+@dataclass
+class Created:
+    task_id: int
+    tx_hash: str
+    funding: str  # "permit" or "approve"
+    record: Path
+    spec_hash: str
+    budget: int
+    symbol: str
+    decimals: int
+
+
+def create_task(
+    chain: Chain,
+    account: LocalAccount,
+    spec: TaskSpec,
+    gold: dict[str, str] | None,
+    gold_salt: bytes | None,
+    token_address: str,
+    budget: int,
+    periods: Periods,
+    data_dir: Path,
+    oracle: Service | None,
+    say: Say = _quiet,
+) -> Created:
+    """Fund a task: checks, the requester's record (spec, gold, salt), then permit or approve,
+    then createTask. Registers the spec with the oracle afterwards if one is given."""
+    from labelproof.tokens import sign_permit
+
+    periods.validate()
+    if oracle is not None:
+        say("checking the oracle")
+        oracle.check_chain(chain, "escrow", chain.deployment.escrow)
+    symbol, decimals = chain.token_info(token_address)
+    token = chain.token(token_address)
+    me = account.address
+    if budget <= 0:
+        raise ActionError("--budget must be positive")
+    if budget >= 2**128:
+        raise ActionError("--budget is too large (at most 2^128 - 1 smallest units)")
+    balance = int(token.functions.balanceOf(me).call())
+    if balance < budget:
+        raise ActionError(
+            f"{me} holds {format_amount(balance, decimals)} {symbol}, less than the budget "
+            f"{format_amount(budget, decimals)} {symbol}"
+        )
+    if int(chain.w3.eth.get_balance(me)) == 0:
+        raise ActionError(f"{me} has no ETH to pay for gas")
+
+    now = chain.now()
+    digest = spec_hash(spec)
+    commitment = gold_commitment(gold, gold_salt) if gold and gold_salt else ZERO32
+    annotation_deadline = now + periods.annotation
+    params = (
+        digest,
+        commitment,
+        annotation_deadline,
+        annotation_deadline + periods.reveal,
+        periods.challenge,
+        periods.claim,
+        periods.oracle_timeout,
+    )
+    signer = chain.signer(account)
+    escrow = chain.escrow
+    use_permit = supports_permit(chain, token, me)
+    record_path = requester_record_path(data_dir, chain, digest)
+    record = {
+        "format": "labelproof-requester/1",
+        "chain_id": chain.chain_id,
+        "escrow": chain.deployment.escrow,
+        "requester": me,
+        "spec": json.loads(spec.to_json()),
+        "spec_hash": "0x" + digest.hex(),
+        "gold": gold,
+        "gold_salt": None if gold_salt is None else "0x" + gold_salt.hex(),
+        "gold_commitment": "0x" + commitment.hex(),
+        "token": token.address,
+        "budget": str(budget),
+        "task_id": None,
+        "tx": None,
+        "created_at": int(time.time()),
+    }
+    snapshot = Snapshot(record_path)
+
+    if use_permit:
+        deadline = now + PERMIT_LIFETIME
+        say("signing the permit")
+        v, r, s = sign_permit(account.key, token, escrow.address, budget, deadline)
+        fn = escrow.functions.createTaskWithPermit(token.address, budget, params, deadline, v, r, s)
+        signer.simulate(fn, "createTaskWithPermit")
+        _write_json(record_path, record)  # the gold salt is safe before anything is sent
+        say("sending createTaskWithPermit")
+        try:
+            receipt = signer.send(fn, "createTaskWithPermit", simulate=False)
+        except (TxRejected, TxReverted):
+            snapshot.restore()
+            raise
+    else:
+        allowance = int(token.functions.allowance(me, escrow.address).call())
+        _write_json(record_path, record)
+        try:
+            if allowance < budget:
+                say(f"approving {format_amount(budget, decimals)} {symbol}")
+                signer.send(token.functions.approve(escrow.address, budget), "approve")
+            fn = escrow.functions.createTask(token.address, budget, params)
+            say("sending createTask")
+            receipt = signer.send(fn, "createTask")
+        except (TxRejected, TxReverted):
+            snapshot.restore()
+            if allowance < budget:
+                _restore_allowance(signer, token, escrow.address, allowance, say)
+            raise
+    events = escrow.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    if not events:
+        raise ActionError(f"createTask mined but no TaskCreated event in {tx_hash}")
+    task_id = int(events[0]["args"]["taskId"])
+    record["task_id"] = task_id
+    record["tx"] = tx_hash
+    _write_json(record_path, record)
+    created = Created(
+        task_id=task_id,
+        tx_hash=tx_hash,
+        funding="permit" if use_permit else "approve",
+        record=record_path,
+        spec_hash="0x" + digest.hex(),
+        budget=budget,
+        symbol=symbol,
+        decimals=decimals,
+    )
+    if oracle is not None:
+        say("registering the spec with the oracle")
+        try:
+            register_spec(oracle, task_id, spec)
+        except ActionError as exc:
+            raise ActionError(
+                f"task {task_id} is funded (tx {tx_hash}), but registering its spec failed: "
+                f"{exc}; retry with `labelproof task register-spec {task_id}`"
+            ) from None
+    return created
+
+
+def _restore_allowance(signer: Signer, token: Contract, spender: str, value: int, say: Say) -> None:
+    try:
+        if int(token.functions.allowance(signer.address, spender).call()) != value:
+            say("restoring the previous allowance")
+            signer.send(token.functions.approve(spender, value), "approve (restore)")
+    except ActionError:
+        pass  # best effort: the failure being reported matters more
+
+
+def register_spec(oracle: Service, task_id: int, spec: TaskSpec) -> None:
+    oracle.request("POST", f"/tasks/{task_id}/spec", json.loads(spec.to_json()))
+
+
+def requester_record(data_dir: Path, chain: Chain, view: TaskView) -> tuple[Path, dict[str, Any]]:
+    path = requester_record_path(data_dir, chain, view.spec_hash)
+    if not path.exists():
+        raise ActionError(
+            f"no local record of task {view.task_id}'s spec in {data_dir} (spec hash "
+            f"0x{view.spec_hash.hex()}): it was created from another wallet or machine"
+        )
+    record = _read_json(path)
+    if not isinstance(record, dict) or "spec" not in record:
+        raise ActionError(f"{path}: not a requester record")
+    return path, record
+
+
+def record_spec(path: Path, record: dict[str, Any]) -> TaskSpec:
+    try:
+        return TaskSpec.from_dict(record["spec"])
+    except SpecError as exc:
+        raise ActionError(f"{path}: stored spec is invalid: {exc}") from None
+
+
+def reveal_gold(
+    chain: Chain, requester: str, task_id: int, data_dir: Path, oracle: Service, say: Say = _quiet
+) -> dict[str, Any]:
+    view = chain.task(task_id)
+    if view.requester != requester:
+        raise ActionError(f"task {task_id} belongs to requester {view.requester}, not {requester}")
+    if view.gold_commitment == ZERO32:
+        raise ActionError(f"task {task_id} has no gold set (its gold commitment is zero)")
+    path, record = requester_record(data_dir, chain, view)
+    if record.get("gold") is None or record.get("gold_salt") is None:
+        raise ActionError(f"{path}: the record holds no gold set")
+    salt = bytes.fromhex(str(record["gold_salt"])[2:])
+    gold = {str(k): str(v) for k, v in record["gold"].items()}
+    if gold_commitment(gold, salt) != view.gold_commitment:
+        raise ActionError(
+            f"{path}: the stored gold set does not open task {task_id}'s commitment "
+            f"0x{view.gold_commitment.hex()}"
+        )
+    oracle.check_chain(chain, "escrow", chain.deployment.escrow)
+    say("registering the spec (idempotent)")
+    register_spec(oracle, task_id, record_spec(path, record))
+    say("revealing the gold set")
+    _, body = oracle.request(
+        "POST", f"/tasks/{task_id}/gold", {"gold": gold, "salt": record["gold_salt"]}
+    )
+    return body if isinstance(body, dict) else {}
+
+
+def register_spec_for(chain: Chain, task_id: int, data_dir: Path, oracle: Service) -> str:
+    view = chain.task(task_id)
+    path, record = requester_record(data_dir, chain, view)
+    oracle.check_chain(chain, "escrow", chain.deployment.escrow)
+    register_spec(oracle, task_id, record_spec(path, record))
+    return "0x" + view.spec_hash.hex()
+
+
+def simple_action(
+    chain: Chain, account: LocalAccount, fn: Any, what: str, say: Say = _quiet
+) -> TxReceipt:
+    say(f"sending {what}")
+    return chain.signer(account).send(fn, what)
+
+
+# --------------------------------------------------------------------------------------------
+# task status
+# --------------------------------------------------------------------------------------------
+
+
+def task_status(chain: Chain, task_id: int) -> dict[str, Any]:
+    view = chain.task(task_id)
+    now = chain.now()
+    symbol, decimals = chain.token_info(view.token)
+    pending = chain.committee.functions.pending(task_id).call()
+    # root, total, challengeEnds, round, voters, votes, reportHash
+    proposal_root, proposal_total, challenge_ends = (
+        bytes(pending[0]),
+        int(pending[1]),
+        int(pending[2]),
+    )
+    attested = {
+        to_checksum_address(e["args"]["annotator"])
+        for e in chain.logs(chain.registry.events.Attested, taskId=task_id)
+    }
+    refundable, kind = chain.escrow.functions.refundable(task_id).call()
+    phase = _phase(view, now, challenge_ends)
+    proposal: dict[str, Any] | None = None
+    if proposal_root != ZERO32:
+        proposal = {
+            "root": "0x" + proposal_root.hex(),
+            "total": str(proposal_total),
+            "total_units": format_amount(proposal_total, decimals),
+            "round": int(pending[3]),
+            "votes": int(pending[5]),
+            "threshold": int(chain.committee.functions.threshold().call()),
+            "report_hash": "0x" + bytes(pending[6]).hex(),
+            "challenge_ends": challenge_ends or None,
+        }
+    return {
+        "task_id": task_id,
+        "phase": phase,
+        "status": view.status,
+        "requester": view.requester,
+        "token": view.token,
+        "symbol": symbol,
+        "decimals": decimals,
+        "budget": str(view.budget),
+        "claimed": str(view.claimed),
+        "refunded": str(view.refunded),
+        "left": str(view.left),
+        "refundable": str(int(refundable)),
+        "refund_kind": REFUND_KINDS[int(kind)] if int(refundable) else None,
+        "payout_total": str(view.payout_total),
+        "payout_root": None if view.payout_root == ZERO32 else "0x" + view.payout_root.hex(),
+        "spec_hash": "0x" + view.spec_hash.hex(),
+        "gold_commitment": commitment_hex(view.gold_commitment),
+        "attestations": len(attested),
+        "proposal": proposal,
+        "now": now,
+        "deadlines": {
+            "annotation": view.annotation_deadline,
+            "reveal": view.reveal_deadline,
+            "oracle": view.oracle_deadline,
+            "claim": view.claim_deadline or None,
+        },
+        "periods": {
+            "challenge": view.challenge_period,
+            "claim": view.claim_period,
+            "oracle_timeout": view.oracle_timeout,
+        },
+    }
+
+
+def _phase(view: TaskView, now: int, challenge_ends: int) -> str:
+    if view.status == "cancelled":
+        return "cancelled"
+    if view.status == "expired":
+        return "expired"
+    if view.status == "final":
+        return "claims open" if now <= view.claim_deadline else "claims closed"
+    if now <= view.annotation_deadline:
+        return "annotation"
+    if now <= view.reveal_deadline:
+        return "reveal"
+    if now > view.oracle_deadline:
+        return "timed out"
+    if challenge_ends:
+        return "challenge" if now <= challenge_ends else "finalizable"
+    return "scoring"
+
+
+# --------------------------------------------------------------------------------------------
+# annotator: commit and reveal
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Committed:
+    task_id: int
+    root: str
+    item_count: int
+    version: int
+    via: str
+    tx_hash: str | None
+    relay_hash: str | None
+    record: Path
+    confirmed: bool
+
+
+def _check_open(chain: Chain, task_id: int) -> TaskView:
+    view = chain.task(task_id)
+    if view.status != "funded":
+        raise ActionError(f"task {task_id} is {view.status}: it takes no attestations")
+    deadline, open_ = chain.registry.functions.window(task_id).call()
+    now = chain.now()
+    if not open_:
+        raise ActionError(f"task {task_id} is not open for attestations")
+    if now >= int(deadline):
+        raise ActionError(
+            f"task {task_id}'s annotation window closed at {format_time(int(deadline), now)}"
+        )
+    return view
+
+
+def commit_annotations(
+    chain: Chain,
+    account: LocalAccount,
+    task_id: int,
+    labels: dict[str, str],
+    data_dir: Path,
+    *,
+    spec: TaskSpec | None = None,
+    relay: Service | None = None,
+    wait: bool = True,
+    wait_timeout: float = 120.0,
+    say: Say = _quiet,
+) -> Committed:
+    view = _check_open(chain, task_id)
+    if spec is not None:
+        if spec_hash(spec) != view.spec_hash:
+            raise ActionError(
+                f"the spec's hash 0x{spec_hash(spec).hex()} is not task {task_id}'s specHash "
+                f"0x{view.spec_hash.hex()}"
+            )
+        try:
+            spec.check_labels(labels)
+        except SpecError as exc:
+            raise ActionError(str(exc)) from None
+    me = account.address
+    if relay is not None:
+        say("checking the relayer")
+        relay.check_chain(chain, "registry", chain.deployment.registry)
+    salts = {item: new_salt() for item in labels}
+    leaves = [
+        annotation_leaf(
+            chain.chain_id, chain.deployment.escrow, task_id, item, me, label, salts[item]
+        )
+        for item, label in labels.items()
+    ]
+    root = annotation_root(leaves)
+    count = len(leaves)
+    if count >= 2**32:
+        raise ActionError("too many labels for one attestation (at most 2^32 - 1)")
+    current = int(chain.registry.functions.attestation(task_id, me).call()[1])
+    version = current + 1
+
+    path = annotation_record_path(data_dir, chain, task_id)
+    record: dict[str, Any] = (
+        _read_json(path)
+        if path.exists()
+        else {
+            "format": "labelproof-annotations/1",
+            "chain_id": chain.chain_id,
+            "escrow": chain.deployment.escrow,
+            "registry": chain.deployment.registry,
+            "task_id": task_id,
+            "annotator": me,
+            "commitments": [],
+        }
+    )
+    if record.get("annotator") != me:
+        raise ActionError(f"{path} belongs to {record.get('annotator')}, not {me}")
+    entry: dict[str, Any] = {
+        "version": version,
+        "root": "0x" + root.hex(),
+        "item_count": count,
+        "labels": [
+            {"item": item, "label": labels[item], "salt": "0x" + salts[item].hex()}
+            for item in sorted(labels)
+        ],
+        "via": "relay" if relay is not None else "direct",
+        "status": "sending",
+        "tx": None,
+        "relay_hash": None,
+        "created_at": int(time.time()),
+    }
+    snapshot = Snapshot(path)
+
+    def save() -> None:
+        _write_json(path, record)
+
+    if relay is None:
+        fn = chain.registry.functions.attest(task_id, root, count)
+        signer = chain.signer(account)
+        signer.simulate(fn, "attest")
+        record["commitments"].append(entry)
+        save()  # the salts are on disk before the commitment can be on chain
+        say("sending attest")
+        try:
+            receipt = signer.send(fn, "attest", simulate=False)
+        except (TxRejected, TxReverted):
+            snapshot.restore()
+            raise
+        except TxPending:
+            entry["status"] = "unknown"
+            save()
+            raise
+        entry["status"] = "attested"
+        entry["tx"] = "0x" + bytes(receipt["transactionHash"]).hex()
+        save()
+        return Committed(
+            task_id, entry["root"], count, version, "direct", entry["tx"], None, path, True
+        )
+
+    data = attestation_typed_data(
+        chain.chain_id, chain.deployment.registry, task_id, me, root, count, version
+    )
+    signed = account.sign_message(encode_typed_data(full_message=data))
+    body = {
+        "task_id": task_id,
+        "annotator": me,
+        "root": "0x" + root.hex(),
+        "item_count": count,
+        "version": version,
+        "signature": "0x" + bytes(signed.signature).hex(),
+    }
+    record["commitments"].append(entry)
+    save()
+    say("sending the signed attestation to the relayer")
+    try:
+        _, answer = relay.request("POST", "/attestations", body)
+    except ServiceUnsure:
+        entry["status"] = "unknown"
+        save()
+        raise
+    except ActionError:
+        snapshot.restore()
+        raise
+    relay_hash = str(answer.get("hash")) if isinstance(answer, dict) else None
+    entry["status"] = "relayed"
+    entry["relay_hash"] = relay_hash
+    save()
+    result = Committed(
+        task_id, entry["root"], count, version, "relay", None, relay_hash, path, False
+    )
+    if not wait or relay_hash is None:
+        return result
+    say("waiting for the relayer to submit the batch")
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        try:
+            _, state = relay.request("GET", f"/attestations/{relay_hash}")
+        except ServiceUnsure:
+            state = None
+        status = state.get("status") if isinstance(state, dict) else None
+        if status == "confirmed":
+            entry["status"] = "attested"
+            entry["tx"] = state.get("tx_hash") if isinstance(state, dict) else None
+            save()
+            result.tx_hash = entry["tx"]
+            result.confirmed = True
+            return result
+        if status == "failed":
+            reason = state.get("error") if isinstance(state, dict) else None
+            if bool(chain.registry.functions.isAttested(task_id, me, root, count).call()):
+                entry["status"] = "attested"  # on chain after all (another relayer, a retry)
+                save()
+                result.confirmed = True
+                return result
+            snapshot.restore()
+            raise ActionError(f"the relayer could not submit the attestation: {reason}")
+        if time.monotonic() > deadline:
+            raise TxPending(
+                f"the relayer accepted the attestation ({relay_hash}) but it is not on chain "
+                f"after {wait_timeout:.0f} s; the salts are kept in {path}"
+            )
+        time.sleep(0.25)
+
+
+def annotation_record(data_dir: Path, chain: Chain, task_id: int) -> tuple[Path, dict[str, Any]]:
+    path = annotation_record_path(data_dir, chain, task_id)
+    if not path.exists():
+        raise ActionError(
+            f"no labels and salts for task {task_id} in {data_dir}: commit with this wallet first"
+        )
+    record = _read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("commitments"), list):
+        raise ActionError(f"{path}: not an annotation record")
+    return path, record
+
+
+def reveal_annotations(
+    chain: Chain, annotator: str, task_id: int, data_dir: Path, oracle: Service, say: Say = _quiet
+) -> dict[str, Any]:
+    view = chain.task(task_id)
+    path, record = annotation_record(data_dir, chain, task_id)
+    now = chain.now()
+    if view.status == "funded" and now > view.reveal_deadline:
+        raise ActionError(
+            f"task {task_id}'s reveal window closed at {format_time(view.reveal_deadline, now)}"
+        )
+    say("finding the commitment the chain holds")
+    chosen: dict[str, Any] | None = None
+    for entry in reversed(record["commitments"]):
+        root = bytes.fromhex(str(entry["root"])[2:])
+        if chain.registry.functions.isAttested(
+            task_id, annotator, root, int(entry["item_count"])
+        ).call():
+            chosen = entry
+            break
+    if chosen is None:
+        version = int(chain.registry.functions.attestation(task_id, annotator).call()[1])
+        state = "has no attestation" if version == 0 else f"holds attestation version {version}"
+        raise ActionError(
+            f"none of the {len(record['commitments'])} commitments in {path} is on chain: task "
+            f"{task_id} {state} for {annotator}"
+        )
+    oracle.check_chain(chain, "escrow", chain.deployment.escrow)
+    say("revealing labels and salts to the oracle")
+    _, body = oracle.request(
+        "POST", f"/tasks/{task_id}/reveals", {"annotator": annotator, "labels": chosen["labels"]}
+    )
+    receipt = body.get("receipt") if isinstance(body, dict) else None
+    chosen["status"] = "attested"
+    chosen["revealed"] = receipt
+    _write_json(path, record)
+    return body if isinstance(body, dict) else {}
+
+
+# --------------------------------------------------------------------------------------------
+# annotator: rewards and claims
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reward:
+    task_id: int
+    token: str
+    symbol: str
+    decimals: int
+    state: str  # claimable, claimed, expired, no payout, unknown, proof mismatch
+    amount: int | None
+    proof: list[str]
+    claim_deadline: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "token": self.token,
+            "symbol": self.symbol,
+            "state": self.state,
+            "amount": None if self.amount is None else str(self.amount),
+            "amount_units": None
+            if self.amount is None
+            else format_amount(self.amount, self.decimals),
+            "claim_deadline": self.claim_deadline,
+        }
+
+
+def rewards(chain: Chain, account: str, oracle: Service | None, say: Say = _quiet) -> list[Reward]:
+    """The wallet's payouts across every final task it attested to."""
+    say("reading attestations and final payouts")
+    mine = {
+        int(e["args"]["taskId"])
+        for e in chain.logs(chain.registry.events.Attested, annotator=account)
+    }
+    final = {int(e["args"]["taskId"]) for e in chain.logs(chain.escrow.events.PayoutFinalized)}
+    claimed = {
+        int(e["args"]["taskId"]): int(e["args"]["amount"])
+        for e in chain.logs(chain.escrow.events.Claimed, account=account)
+    }
+    now = chain.now()
+    out: list[Reward] = []
+    tokens: dict[str, tuple[str, int]] = {}
+    for task_id in sorted(mine & final):
+        view = chain.task(task_id)
+        if view.token not in tokens:
+            tokens[view.token] = chain.token_info(view.token)
+        symbol, decimals = tokens[view.token]
+        reward = Reward(
+            task_id, view.token, symbol, decimals, "unknown", None, [], view.claim_deadline
+        )
+        if chain.escrow.functions.isClaimed(task_id, account).call():
+            reward.state = "claimed"
+            reward.amount = claimed.get(task_id)
+        elif oracle is not None:
+            say(f"fetching the proof for task {task_id}")
+            try:
+                _, body = oracle.request("GET", f"/tasks/{task_id}/proof/{account}")
+            except ServiceRefused as exc:
+                if exc.status != 404:
+                    raise
+                body = None
+            if body is None:
+                reward.state = "no payout"
+            else:
+                amount = int(body["amount"])
+                proof = [str(p) for p in body["proof"]]
+                root = "0x" + view.payout_root.hex()
+                if not StandardMerkleTree.verify(
+                    root, ["address", "uint256"], [account, amount], proof
+                ):
+                    reward.state = "proof mismatch"
+                else:
+                    reward.amount, reward.proof = amount, proof
+                    reward.state = "claimable" if now <= view.claim_deadline else "expired"
+        elif now > view.claim_deadline:
+            reward.state = "expired"
+        out.append(reward)
+    return out
+
+
+def claim(
+    chain: Chain,
+    account: LocalAccount,
+    chosen: list[Reward],
+    say: Say = _quiet,
+) -> TxReceipt:
+    me = account.address
+    signer = chain.signer(account)
+    if len(chosen) == 1:
+        r = chosen[0]
+        fn = chain.escrow.functions.claim(r.task_id, me, r.amount, r.proof)
+        say(f"claiming task {r.task_id}")
+        return signer.send(fn, "claim")
+    requests = [(r.task_id, r.amount, r.proof) for r in chosen]
+    say(f"claiming {len(chosen)} tasks in one claimMany")
+    return signer.send(chain.escrow.functions.claimMany(me, requests), "claimMany")
+
+
+def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
