@@ -1,4 +1,4 @@
-"""Shared fixtures: role-named accounts, the deployed suite, tokens and task factories.
+"""Shared fixtures: role-named accounts, the deployed suite, tokens and task helpers.
 
 Contract tests run on anvil (brownie's development network). The suite is deployed once per
 module with the same code as scripts/deploy.py (labelproof.deploy) and each test runs in its
@@ -33,13 +33,6 @@ def pytest_configure(config):
 
 
 BUDGET = 1_000 * 10**18
-
-
-@pytest.fixture(scope="session")
-def brownie_mod():
-    import brownie
-
-    return brownie
 
 
 @pytest.fixture(autouse=True)
@@ -151,12 +144,6 @@ def committee(suite):
 
 
 @pytest.fixture(scope="module")
-def reward_token(suite, admin, requester):
-    suite.token.mint(requester, 10**6 * 10**18, {"from": admin})
-    return suite.token
-
-
-@pytest.fixture(scope="module")
 def usd(admin, requester):
     """A 6-decimals stablecoin look-alike."""
     from brownie import MockERC20
@@ -191,59 +178,6 @@ def task_params(
     # snapshot reverts, so wall-clock based times drift from block times between tests.
     now = chain[-1].timestamp
     return (spec, gold, now + annotation, now + reveal, challenge, claim, timeout)
-
-
-@pytest.fixture
-def create_task(escrow, requester, token, chain):
-    """Factory: approve and create a funded task, returning its id."""
-
-    def create(budget=BUDGET, tok=None, sender=None, **params):
-        tok = tok or token
-        sender = sender or requester
-        tok.approve(escrow, budget, {"from": sender})
-        tx = escrow.createTask(tok, budget, task_params(chain, **params), {"from": sender})
-        return tx.return_value
-
-    return create
-
-
-@pytest.fixture
-def attest(registry):
-    def attest_(task_id, who, root=b"\x11" * 32, count=10):
-        return registry.attest(task_id, root, count, {"from": who})
-
-    return attest_
-
-
-def payout_tree_for(payouts):
-    from labelproof.merkle import payout_tree
-
-    return payout_tree({(a.address if hasattr(a, "address") else a): v for a, v in payouts.items()})
-
-
-@pytest.fixture
-def finalize_task(committee, oracle, chain):
-    """Factory: move past the reveal deadline, propose (1-of-1) and finalize a payout tree."""
-
-    def finalize(task_id, payouts, report_hash=b"\x33" * 32):
-        tree = payout_tree_for(payouts)
-        total = sum(payouts.values())
-        task = _task(committee.escrow(), task_id)
-        now = chain[-1].timestamp
-        if now <= task["revealDeadline"]:
-            chain.sleep(task["revealDeadline"] - now + 1)
-        committee.propose(task_id, tree.root, total, report_hash, {"from": oracle})
-        chain.sleep(task["challengePeriod"] + 1)
-        committee.finalize(task_id, {"from": oracle})
-        return tree
-
-    return finalize
-
-
-def _task(escrow_address, task_id):
-    from brownie import TaskEscrow
-
-    return TaskEscrow.at(escrow_address).task(task_id).dict()
 
 
 def proof_for(tree, account):
