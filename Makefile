@@ -33,9 +33,12 @@ build/.compiled: $(BIN)/.installed node_modules/.installed $(SOURCES) brownie-co
 	$(BIN)/brownie compile
 	@touch $@
 
+# Reruns only for brownie's "Tx dropped without known replacement", a race in its receipt polling
+# seen once in many runs on a loaded machine; any other failure fails the run.
 test: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
+		--reruns 2 --only-rerun "Tx dropped without known replacement" tests
 
 demo: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
