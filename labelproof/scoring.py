@@ -14,8 +14,9 @@ Two per-worker numbers come out of scoring:
   correct under the posterior; on gold items the known label is used, and gold answers count
   ``gold_weight`` times (default 1.0).
 * ``skill`` (what payouts are proportional to): the accuracy on the non-gold work (posterior
-  tempered by 2), corrected for chance, gated and discounted by a random guesser's noise. See
-  ``worker_stats`` and ``_pay_skill`` for the choices and the measurements behind them.
+  tempered by 2, its class offsets calibrated on the gold items), corrected for chance, gated
+  and discounted by a random guesser's noise. See ``worker_stats``, ``calibrate_class_bias``
+  and ``_pay_skill`` for the choices and the measurements behind them.
 
 Duplicate (item, worker) answers are rejected (``ScoringInputError``), not de-duplicated.
 
@@ -45,7 +46,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-SCORING_VERSION = "1.0.0"
+SCORING_VERSION = "1.1.0"
 
 # Bundled datasets (see data/README.md).
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -510,16 +511,82 @@ class _WorkerStats(NamedTuple):
     gold_labels: IntArray
     quality: FloatArray
     skill: FloatArray
+    class_bias: FloatArray  # per label, see ``calibrate_class_bias``
 
 
-def _credit(fit: Fit, enc: Encoded, temperature: float) -> FloatArray:
-    """P(answer is correct) for each answer, from a (possibly tempered) posterior."""
-    if temperature == 1.0 or fit.log_confusion is None:
+def _tempered_logits(fit: Fit, temperature: float) -> FloatArray:
+    """Log evidence divided by the temperature, shifted so that each item's maximum is 0."""
+    z = fit.log_evidence / temperature
+    return np.asarray(z - z.max(axis=1, keepdims=True), dtype=np.float64)
+
+
+def calibrate_class_bias(
+    fit: Fit, enc: Encoded, temperature: float, penalty: float, *, max_iter: int = 50
+) -> FloatArray:
+    """Per-class logit offsets ``b`` that make the tempered posterior fit the gold items.
+
+    Why: a crowd can be systematically wrong in one direction (on the bundled dog data, most
+    annotators call the breed "3" for a quarter of the true "2" dogs). Dawid-Skene learns the
+    crowd's notion of each class, so its posterior follows the crowd's bias and so does the
+    credit of every worker who shares it. The gold items are the one place where the
+    requester's notion is known: fitting one offset per class there, by penalised maximum
+    likelihood of ``softmax(log_evidence / T + b)`` on the gold labels, moves credit back
+    toward the requester's notion on the ambiguous items of the biased classes. The L2 penalty
+    ``penalty * |b|^2`` (a Gaussian prior, sd ``1 / sqrt(2 penalty)``) keeps ``b`` near 0 when
+    there are few gold items; it also pins the free shift of ``b`` (softmax ignores adding a
+    constant), so the fit is unique. The objective is strictly convex; Newton's method with
+    backtracking converges in a handful of steps, with a fixed iteration cap (deterministic).
+
+    Measured (incentive fidelity, 30 gold draws, ``labelproof.fidelity``): dog 0.826 -> 0.85
+    mean Spearman, duck unchanged. Fitting the temperature as well overfits duck's 11 gold
+    items (min over draws 0.87), so the temperature stays fixed.
+
+    Returns zeros when there is no gold, only one class, or no log evidence (majority vote).
+    """
+    k = len(enc.labels)
+    bias = np.zeros(k)
+    gold_rows = np.flatnonzero(enc.gold_mask)
+    if len(gold_rows) == 0 or k < 2 or fit.log_confusion is None:
+        return bias
+    z0 = _tempered_logits(fit, temperature)[gold_rows]
+    onehot = np.zeros_like(z0)
+    onehot[np.arange(len(gold_rows)), enc.gold_label[gold_rows]] = 1.0
+    counts = onehot.sum(axis=0)
+
+    def objective(b: FloatArray) -> tuple[float, FloatArray]:
+        z = z0 + b
+        shift = z.max(axis=1, keepdims=True)
+        e = np.exp(z - shift)
+        total = e.sum(axis=1, keepdims=True)
+        value = float((np.log(total) + shift).sum() - (z * onehot).sum() + penalty * (b @ b))
+        return value, e / total
+
+    value, prob = objective(bias)
+    for _ in range(max_iter):
+        grad = prob.sum(axis=0) - counts + 2.0 * penalty * bias
+        hess = np.diag(prob.sum(axis=0)) - prob.T @ prob + 2.0 * penalty * np.eye(k)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while True:  # backtracking (Armijo); the Newton step almost always passes at t = 1
+            candidate = bias - t * step
+            new_value, new_prob = objective(candidate)
+            if new_value <= value - 1e-4 * t * float(grad @ step) or t < 1e-6:
+                break
+            t /= 2.0
+        moved = float(np.abs(candidate - bias).max())
+        bias, value, prob = candidate, new_value, new_prob
+        if moved < 1e-12:
+            break
+    return bias
+
+
+def _credit(fit: Fit, enc: Encoded, temperature: float, bias: FloatArray) -> FloatArray:
+    """P(answer is correct) for each answer, from a (possibly tempered and calibrated)
+    posterior."""
+    if fit.log_confusion is None or (temperature == 1.0 and not bias.any()):
         post = fit.posterior
     else:
-        z = fit.log_evidence / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        post = np.exp(z)
+        post = np.exp(_tempered_logits(fit, temperature) + bias)
         post /= post.sum(axis=1, keepdims=True)
     return np.asarray(post[enc.item_idx, enc.label_idx], dtype=np.float64)
 
@@ -562,6 +629,7 @@ def worker_stats(
     *,
     gold_weight: float = 1.0,
     credit_temperature: float = 2.0,
+    bias_penalty: float | None = 1.0,
     significance: float = 1.0,
 ) -> _WorkerStats:
     """Per-worker label counts, reported ``quality`` and pay ``skill``.
@@ -581,6 +649,8 @@ def worker_stats(
       gets the same hard items wrong), so a near-certain posterior on a wrongly inferred item
       moves a worker's credit by a whole label. Tempering by 2 (as if the evidence counted
       half) softens that: +0.007 Spearman on dog, no change on duck.
+    * A crowd biased toward one class is corrected on the gold items: see
+      ``calibrate_class_bias`` (``bias_penalty=None`` turns it off).
     """
     n_w = len(enc.workers)
     is_gold_answer = enc.gold_mask[enc.item_idx]
@@ -607,15 +677,21 @@ def worker_stats(
             quality,
         )
 
-    credit = np.where(is_gold_answer, correct_gold, _credit(fit, enc, credit_temperature))
+    n_classes = len(enc.labels)
+    bias = (
+        np.zeros(n_classes)
+        if bias_penalty is None
+        else calibrate_class_bias(fit, enc, credit_temperature, bias_penalty)
+    )
+    credit = np.where(is_gold_answer, correct_gold, _credit(fit, enc, credit_temperature, bias))
     ng = (~is_gold_answer).astype(np.float64)
     n_ng = np.bincount(enc.worker_idx, weights=ng, minlength=n_w)
     acc_ng = np.bincount(enc.worker_idx, weights=credit * ng, minlength=n_w) / np.maximum(n_ng, 1)
     acc_all = np.bincount(enc.worker_idx, weights=credit, minlength=n_w) / np.maximum(labels, 1)
     accuracy = np.where(n_ng > 0, acc_ng, acc_all)
     n_used = np.where(n_ng > 0, n_ng, labels.astype(np.float64))
-    skill = _pay_skill(accuracy, n_used, len(enc.labels), significance)
-    return _WorkerStats(labels, gold_labels, quality, skill)
+    skill = _pay_skill(accuracy, n_used, n_classes, significance)
+    return _WorkerStats(labels, gold_labels, quality, skill, bias)
 
 
 # --------------------------------------------------------------------------------------------
@@ -770,6 +846,7 @@ def score(
     tol: float = 1e-5,
     smoothing: float = 1.0,
     credit_temperature: float = 2.0,
+    bias_penalty: float | None = 1.0,
     significance: float = 1.0,
 ) -> ScoreResult:
     """Infer labels, score workers and split ``budget`` into integer payouts.
@@ -788,6 +865,8 @@ def score(
         raise ValueError(f"gold_weight must be finite and >= 0, got {gold_weight!r}")
     if credit_temperature <= 0 or significance < 0 or smoothing < 0:
         raise ValueError("credit_temperature must be > 0; significance, smoothing >= 0")
+    if bias_penalty is not None and not (math.isfinite(bias_penalty) and bias_penalty > 0):
+        raise ValueError(f"bias_penalty must be finite and > 0 (or None), got {bias_penalty!r}")
     ans = _as_answers(answers)
     gold_set = _as_gold(gold)
     enc = encode(ans, gold_set)
@@ -805,6 +884,7 @@ def score(
         enc,
         gold_weight=gold_weight,
         credit_temperature=temperature,
+        bias_penalty=bias_penalty,
         significance=significance,
     )
 
@@ -851,6 +931,7 @@ def score(
             "tol": tol,
             "smoothing": _fixed(smoothing),
             "credit_temperature": _fixed(temperature),
+            "bias_penalty": None if bias_penalty is None else _fixed(bias_penalty),
             "significance": _fixed(significance),
             "fixed_point": FIXED_POINT,
         },
@@ -864,6 +945,15 @@ def score(
             "labels": enc.labels.tolist(),
         },
         "inference": {"iterations": fit.iterations, "converged": fit.converged},
+        # Per-label logit offsets fitted on the gold items (see calibrate_class_bias), 1e-9
+        # fixed point; all zero without gold.
+        "class_bias": dict(
+            zip(
+                enc.labels.tolist(),
+                [v / FIXED_POINT for v in _fixed_array(stats.class_bias).tolist()],
+                strict=True,
+            )
+        ),
         # sha256 of canonical_json([label of each item, confidence x 1e9 of each item]), items
         # in sorted id order (as in answers_hash): commits to the inferred labels.
         "labels_sha256": _sha256_rows([label_names, conf_fx]),
