@@ -317,12 +317,15 @@ def fidelity_figures(seeds: int) -> dict[str, Any]:
     for name in ("duck", "dog"):
         answers, truth = load_dataset(name)
         row: dict[str, Any] = {}
-        for label, pay in (
-            ("ours", None),
-            ("anchor_majority_agreement", majority_agreement_pay),
-            ("anchor_crowdkit_ds_posterior", crowdkit_posterior_pay),
-        ):
-            runs = [fidelity(answers, truth, seed=s, pay=pay) for s in range(seeds)]
+        variants: tuple[tuple[str, Any, dict[str, Any]], ...] = (
+            ("ours", None, {}),
+            # Ablation: the same scoring without the gold-calibrated class offsets.
+            ("ours_without_class_bias", None, {"bias_penalty": None}),
+            ("anchor_majority_agreement", majority_agreement_pay, {}),
+            ("anchor_crowdkit_ds_posterior", crowdkit_posterior_pay, {}),
+        )
+        for label, pay, kwargs in variants:
+            runs = [fidelity(answers, truth, seed=s, pay=pay, **kwargs) for s in range(seeds)]
             rho = np.array([r.spearman for r in runs])
             share = np.array([r.spammer_share for r in runs])
             rho_spam = np.array([r.spearman_with_spammers for r in runs])
@@ -372,8 +375,8 @@ def main() -> None:
         "scoring_version": scoring.SCORING_VERSION,
         "parameters": {
             "ours": "score() defaults: smoothing=1.0, max_iter=100, tol=1e-5 (mean log-lik per "
-            "answer, crowd-kit's rule), credit_temperature=2.0, significance=1.0, "
-            "min_quality=1/labels",
+            "answer, crowd-kit's rule), credit_temperature=2.0, bias_penalty=1.0, "
+            "significance=1.0, min_quality=1/labels",
             "crowdkit": "DawidSkene(n_iter=100), default tol=1e-5",
         },
     }
