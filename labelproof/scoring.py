@@ -39,6 +39,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -356,6 +357,7 @@ def _factorize_code_units(values: StrArray) -> tuple[StrArray, IntArray] | None:
     units = np.ascontiguousarray(values).view(np.uint32).reshape(n, width)
     key = np.zeros(n, dtype=np.int64)
     bound = 1  # every key is < bound
+    columns = 0  # columns combined into the key so far
     for c in range(width):
         col = units[:, c].astype(np.int64)
         top = int(col.max())
@@ -366,11 +368,17 @@ def _factorize_code_units(values: StrArray) -> tuple[StrArray, IntArray] | None:
         radix = int(ranks[-1]) + 1
         if radix == 1:
             continue  # the same unit in every string (e.g. all padding): orders nothing
-        if bound * radix >= 1 << 62:
-            key, bound = _dense_ranks(key, bound)
-        key = key * radix + ranks.take(col)
+        if columns == 0:
+            key = ranks.take(col)
+        else:
+            if bound * radix >= 1 << 62:
+                key, bound = _dense_ranks(key, bound)
+            key *= radix
+            key += ranks.take(col)
         bound *= radix
-    inverse, n_uniq = _dense_ranks(key, bound)
+        columns += 1
+    # One column: its ranks are already dense (every rank below ``bound`` occurs).
+    inverse, n_uniq = (key, bound) if columns <= 1 else _dense_ranks(key, bound)
     some_row = np.empty(n_uniq, dtype=np.int64)
     some_row[inverse] = np.arange(n, dtype=np.int64)
     return values[some_row], inverse
@@ -838,6 +846,15 @@ def _fixed_array(x: FloatArray) -> IntArray:
     return np.rint(x * FIXED_POINT).astype(np.int64)
 
 
+def _from_fixed(x: IntArray) -> list[float]:
+    """``[v / FIXED_POINT for v in x.tolist()]``, vectorised. Identical for ``|v| < 2**53``:
+    int64 -> float64 is exact there and both divisions are correctly rounded IEEE divisions."""
+    if len(x) and (int(x.max()) >= 1 << 53 or int(x.min()) <= -(1 << 53)):
+        return [v / FIXED_POINT for v in x.tolist()]
+    result: list[float] = (x / FIXED_POINT).tolist()
+    return result
+
+
 def answers_hash(enc: Encoded) -> str:
     """sha256 of the canonical answers, independent of row order, header spelling, whitespace.
 
@@ -846,11 +863,19 @@ def answers_hash(enc: Encoded) -> str:
     in (item, worker) order as little-endian int64 triples. Hashing index arrays instead of a
     JSON row per answer keeps this fast at millions of answers and is just as unambiguous.
     """
+    return _answers_hash(enc, enc.items.tolist())
+
+
+def _answers_hash(enc: Encoded, item_ids: list[str]) -> str:
+    """``answers_hash`` given ``enc.items.tolist()`` (``score`` needs that list anyway)."""
     h = hashlib.sha256()
-    h.update(canonical_json([enc.items.tolist(), enc.workers.tolist(), enc.labels.tolist()]))
+    h.update(canonical_json([item_ids, enc.workers.tolist(), enc.labels.tolist()]))
     h.update(b"\n")
-    triples = np.stack([enc.item_idx, enc.worker_idx, enc.label_idx], axis=1)
-    h.update(np.ascontiguousarray(triples, dtype="<i8").tobytes())
+    triples = np.empty((enc.n_answers, 3), dtype="<i8")
+    triples[:, 0] = enc.item_idx
+    triples[:, 1] = enc.worker_idx
+    triples[:, 2] = enc.label_idx
+    h.update(triples.data)  # C-contiguous little-endian int64 triples, no copy
     return h.hexdigest()
 
 
@@ -913,35 +938,46 @@ def score(
         significance=significance,
     )
 
+    worker_ids = enc.workers.tolist()
+    n_labels = [int(n) for n in stats.labels.tolist()]
+    n_gold = [int(n) for n in stats.gold_labels.tolist()]
     quality_fx = _fixed_array(stats.quality).tolist()
     skill_fx = _fixed_array(stats.skill).tolist()
     threshold_fx = to_fixed(threshold)
     weights: dict[str, int] = {}
-    for w, worker in enumerate(enc.workers.tolist()):
-        eligible = quality_fx[w] >= threshold_fx
-        weights[worker] = int(stats.labels[w]) * skill_fx[w] if eligible else 0
+    for worker, n, q, s in zip(worker_ids, n_labels, quality_fx, skill_fx, strict=True):
+        weights[worker] = n * s if q >= threshold_fx else 0
     if budget > 0 and any(weights.values()):
         payouts = allocate_fixed(budget, weights)
     else:
         payouts = dict.fromkeys(weights, 0)
 
     best = fit.posterior.argmax(axis=1)  # first max = first label in sorted order
-    conf_fx = _fixed_array(fit.posterior[np.arange(len(best)), best]).tolist()
-    label_names = enc.labels[best].tolist()
-    labels_out = [
-        ItemLabel(item, lab, c / FIXED_POINT)
-        for item, lab, c in zip(enc.items.tolist(), label_names, conf_fx, strict=True)
-    ]
+    conf_fixed = _fixed_array(fit.posterior[np.arange(len(best)), best])
+    conf_fx = conf_fixed.tolist()
+    label_ids = enc.labels.tolist()
+    item_ids = enc.items.tolist()
+    label_names = list(map(label_ids.__getitem__, best.tolist()))
+    # tuple.__new__ through map builds the named tuples without a Python-level call per item.
+    labels_out: list[ItemLabel] = list(
+        map(
+            tuple.__new__,
+            repeat(ItemLabel),
+            zip(item_ids, label_names, _from_fixed(conf_fixed), strict=True),
+        )
+    )
     workers_out = [
         WorkerScore(
             worker=worker,
-            labels=int(stats.labels[w]),
-            quality=quality_fx[w] / FIXED_POINT,
+            labels=n,
+            quality=q / FIXED_POINT,
             payout=payouts[worker],
-            skill=skill_fx[w] / FIXED_POINT,
-            gold_labels=int(stats.gold_labels[w]),
+            skill=s / FIXED_POINT,
+            gold_labels=g,
         )
-        for w, worker in enumerate(enc.workers.tolist())
+        for worker, n, q, s, g in zip(
+            worker_ids, n_labels, quality_fx, skill_fx, n_gold, strict=True
+        )
     ]
     paid = sum(payouts.values())
     report: dict[str, Any] = {
@@ -960,7 +996,7 @@ def score(
             "fixed_point": FIXED_POINT,
         },
         "inputs": {
-            "answers_sha256": answers_hash(enc),
+            "answers_sha256": _answers_hash(enc, item_ids),
             "gold_sha256": gold_hash(gold_set),
             "answers": enc.n_answers,
             "items": len(enc.items),
