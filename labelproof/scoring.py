@@ -412,7 +412,8 @@ def _canonical_order(
 
 def _positions(sorted_ids: StrArray, wanted: list[str]) -> dict[str, int]:
     """Index in ``sorted_ids`` of each of ``wanted`` that occurs there (a binary search each,
-    rather than a dict over every id)."""
+    rather than a dict over every id). Only strings can equal an id."""
+    wanted = [name for name in wanted if isinstance(name, str)]
     if not wanted:
         return {}
     found = np.searchsorted(sorted_ids, np.array(wanted, dtype=np.str_)).tolist()
@@ -939,13 +940,13 @@ def score(
     )
 
     worker_ids = enc.workers.tolist()
-    n_labels = [int(n) for n in stats.labels.tolist()]
-    n_gold = [int(n) for n in stats.gold_labels.tolist()]
+    label_counts = [int(n) for n in stats.labels.tolist()]
+    gold_counts = [int(n) for n in stats.gold_labels.tolist()]
     quality_fx = _fixed_array(stats.quality).tolist()
     skill_fx = _fixed_array(stats.skill).tolist()
     threshold_fx = to_fixed(threshold)
     weights: dict[str, int] = {}
-    for worker, n, q, s in zip(worker_ids, n_labels, quality_fx, skill_fx, strict=True):
+    for worker, n, q, s in zip(worker_ids, label_counts, quality_fx, skill_fx, strict=True):
         weights[worker] = n * s if q >= threshold_fx else 0
     if budget > 0 and any(weights.values()):
         payouts = allocate_fixed(budget, weights)
@@ -976,7 +977,7 @@ def score(
             gold_labels=g,
         )
         for worker, n, q, s, g in zip(
-            worker_ids, n_labels, quality_fx, skill_fx, n_gold, strict=True
+            worker_ids, label_counts, quality_fx, skill_fx, gold_counts, strict=True
         )
     ]
     paid = sum(payouts.values())
