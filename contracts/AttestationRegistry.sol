@@ -58,24 +58,40 @@ contract AttestationRegistry is IAttestationRegistry, EIP712 {
     /// @inheritdoc IAttestationRegistry
     function attest(uint256 taskId, bytes32 root, uint32 itemCount) external {
         uint32 current = _commitments[taskId][msg.sender].version;
-        // At the top version the next one cannot exist: _record then reports StaleVersion.
+        // At the top version the next one cannot exist: _check then reports StaleVersion.
         uint32 next = current == type(uint32).max ? current : current + 1;
-        _record(taskId, msg.sender, root, itemCount, next, current);
+        Window storage w = _windows[taskId];
+        bytes4 problem = _check(w, root, itemCount, next, current);
+        if (problem != bytes4(0)) _revertWith(problem, taskId, msg.sender, w, next, current);
+        _record(w, taskId, msg.sender, root, itemCount, next);
     }
 
     /// @inheritdoc IAttestationRegistry
-    function attestBySig(SignedAttestation[] calldata attestations) external {
+    function attestBySig(SignedAttestation[] calldata attestations)
+        external
+        returns (uint256 recorded)
+    {
         uint256 n = attestations.length;
         if (n == 0) revert EmptyBatch();
         for (uint256 i; i < n; ++i) {
             SignedAttestation calldata a = attestations[i];
             bytes32 digest = _hashAttestation(a.taskId, a.annotator, a.root, a.itemCount, a.version);
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, a.v, a.r, a.s);
+            bytes4 problem;
             if (err != ECDSA.RecoverError.NoError || signer != a.annotator || signer == address(0)) {
-                revert InvalidSignature(i, a.annotator);
+                problem = InvalidSignature.selector;
             }
-            uint32 current = _commitments[a.taskId][a.annotator].version;
-            _record(a.taskId, a.annotator, a.root, a.itemCount, a.version, current);
+            Window storage w = _windows[a.taskId];
+            if (problem == bytes4(0)) {
+                uint32 current = _commitments[a.taskId][a.annotator].version;
+                problem = _check(w, a.root, a.itemCount, a.version, current);
+            }
+            if (problem != bytes4(0)) {
+                emit AttestationSkipped(i, a.taskId, a.annotator, problem);
+                continue;
+            }
+            _record(w, a.taskId, a.annotator, a.root, a.itemCount, a.version);
+            ++recorded;
         }
     }
 
@@ -162,26 +178,51 @@ contract AttestationRegistry is IAttestationRegistry, EIP712 {
 
     /// @inheritdoc IAttestationRegistry
     function version() external pure returns (string memory) {
-        return "1.0.0";
+        return "2.0.0";
     }
 
-    function _record(
-        uint256 taskId,
-        address annotator,
+    /// @dev Why an attestation cannot be recorded (an error selector), or zero if it can.
+    function _check(
+        Window storage w,
         bytes32 root,
         uint32 itemCount,
         uint32 newVersion,
         uint32 current
-    ) private {
-        Window storage w = _windows[taskId];
-        if (!w.open) revert TaskNotOpen(taskId);
-        if (block.timestamp > w.annotationDeadline) {
+    ) private view returns (bytes4) {
+        if (!w.open) return TaskNotOpen.selector;
+        if (block.timestamp > w.annotationDeadline) return AnnotationWindowClosed.selector;
+        if (root == bytes32(0)) return EmptyRoot.selector;
+        if (itemCount == 0) return ZeroItems.selector;
+        if (newVersion <= current) return StaleVersion.selector;
+        return bytes4(0);
+    }
+
+    /// @dev Raises the error `_check` found, with its arguments.
+    function _revertWith(
+        bytes4 problem,
+        uint256 taskId,
+        address annotator,
+        Window storage w,
+        uint32 newVersion,
+        uint32 current
+    ) private view {
+        if (problem == TaskNotOpen.selector) revert TaskNotOpen(taskId);
+        if (problem == AnnotationWindowClosed.selector) {
             revert AnnotationWindowClosed(taskId, w.annotationDeadline);
         }
-        if (root == bytes32(0)) revert EmptyRoot();
-        if (itemCount == 0) revert ZeroItems();
-        if (newVersion <= current) revert StaleVersion(taskId, annotator, newVersion, current);
+        if (problem == EmptyRoot.selector) revert EmptyRoot();
+        if (problem == ZeroItems.selector) revert ZeroItems();
+        revert StaleVersion(taskId, annotator, newVersion, current);
+    }
 
+    function _record(
+        Window storage w,
+        uint256 taskId,
+        address annotator,
+        bytes32 root,
+        uint32 itemCount,
+        uint32 newVersion
+    ) private {
         if (!w.attested) w.attested = true;
         _commitments[taskId][annotator] =
             Commitment({digest: _digest(root, itemCount), version: newVersion});

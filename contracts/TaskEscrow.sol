@@ -6,22 +6,36 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
+import {IOracleCommittee} from "./interfaces/IOracleCommittee.sol";
 import {ITaskEscrow} from "./interfaces/ITaskEscrow.sol";
 
 /// @title TaskEscrow
 /// @notice Holds every task's budget and pays it out: to annotators against the final payout
 /// root, and back to the requester for whatever is not paid.
-contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
+/// @dev The pause is bounded ({maxPause}, then a cooldown as long) and its time is added to every
+/// claim period, so a guardian can delay pay but never make it lapse.
+contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     IAttestationRegistry private immutable _registry;
     address private immutable _committee;
+    uint64 private immutable _maxPause;
+
+    /// @dev One word, read by every claim: whether a pause runs, since when, and the seconds of
+    /// all pauses before it.
+    struct PauseState {
+        bool active;
+        uint64 since;
+        uint64 before;
+        uint64 lastEnd;
+    }
+
+    PauseState private _pause;
 
     uint256 private _taskCount;
     mapping(uint256 taskId => Task) private _tasks;
@@ -36,18 +50,28 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         uint256 distinct;
         uint256 word;
         uint256 bits;
+        uint256 pausedSeconds;
     }
 
     /// @param registry_ the AttestationRegistry deployed for this escrow.
     /// @param committee_ the OracleCommittee deployed for this escrow.
     /// @param admin holder of DEFAULT_ADMIN_ROLE (grants and revokes guardians).
     /// @param guardian first holder of GUARDIAN_ROLE (pause); zero for none.
-    constructor(address registry_, address committee_, address admin, address guardian) {
+    /// @param maxPause_ the longest a pause lasts, and the cooldown before the next one.
+    constructor(
+        address registry_,
+        address committee_,
+        address admin,
+        address guardian,
+        uint64 maxPause_
+    ) {
         if (registry_ == address(0) || committee_ == address(0) || admin == address(0)) {
             revert ZeroAddress();
         }
+        if (maxPause_ == 0) revert InvalidMaxPause();
         _registry = IAttestationRegistry(registry_);
         _committee = committee_;
+        _maxPause = maxPause_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         if (guardian != address(0)) _grantRole(GUARDIAN_ROLE, guardian);
     }
@@ -92,7 +116,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         t.refunded = t.budget;
         _registry.closeTask(taskId);
 
-        t.token.safeTransfer(t.requester, amount);
+        _pay(t.token, t.requester, amount);
         emit TaskCancelled(taskId, t.requester);
         emit Refunded(taskId, t.requester, amount, RefundKind.Cancelled);
     }
@@ -105,18 +129,32 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         Task storage t = _existing(taskId);
         if (t.status != Status.Funded) revert WrongStatus(taskId, t.status);
         if (block.timestamp <= t.revealDeadline) revert RevealWindowOpen(taskId, t.revealDeadline);
-        uint256 deadline = _oracleDeadline(t);
-        if (block.timestamp > deadline) revert OracleTimedOut(taskId, deadline);
         if (total > t.budget) revert PayoutExceedsBudget(taskId, total, t.budget);
         if (root == bytes32(0)) revert EmptyRoot();
 
-        uint64 claimDeadline = uint64(block.timestamp) + t.claimPeriod;
+        // Storing the deadline minus the paused time so far makes every later pause move it.
+        uint256 paused = _pausedTime(_pause);
+        uint64 deadline = uint64(block.timestamp) + t.claimPeriod;
         t.status = Status.Final;
         t.payoutRoot = root;
         t.payoutTotal = total;
         t.reportHash = reportHash;
-        t.claimDeadline = claimDeadline;
-        emit PayoutFinalized(taskId, root, total, reportHash, claimDeadline);
+        t.claimBase = uint64(deadline - paused);
+        emit PayoutFinalized(taskId, root, total, reportHash, deadline);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function refundByRuling(uint256 taskId) external nonReentrant {
+        if (msg.sender != _committee) revert NotCommittee(msg.sender);
+        Task storage t = _existing(taskId);
+        if (t.status != Status.Funded) revert WrongStatus(taskId, t.status);
+
+        uint128 amount = t.budget - t.refunded;
+        t.status = Status.Expired;
+        t.refunded = t.budget;
+
+        _pay(t.token, t.requester, amount);
+        emit Refunded(taskId, t.requester, amount, RefundKind.Ruling);
     }
 
     /// @inheritdoc ITaskEscrow
@@ -124,13 +162,13 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
     /// the transfer, so a token that calls back finds the claim already spent.
     function claim(uint256 taskId, address account, uint256 amount, bytes32[] calldata proof)
         external
-        whenNotPaused
     {
-        Task storage t = _claimable(taskId);
+        uint256 pausedSeconds = _requireNotPaused();
+        Task storage t = _claimable(taskId, pausedSeconds);
         _markClaimed(account, taskId);
         _spendClaim(t, taskId, account, amount, proof);
 
-        t.token.safeTransfer(account, amount);
+        _pay(t.token, account, amount);
         emit Claimed(taskId, account, amount);
     }
 
@@ -138,7 +176,8 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
     /// @dev Every claim's effects happen before the first transfer; amounts are summed per token
     /// in memory so each token moves once, and the account's claim word is read and written
     /// once per run of tasks that share it.
-    function claimMany(address account, ClaimRequest[] calldata claims) external whenNotPaused {
+    function claimMany(address account, ClaimRequest[] calldata claims) external {
+        uint256 pausedSeconds = _requireNotPaused();
         uint256 n = claims.length;
         if (n == 0) revert EmptyClaims();
         Batch memory batch = Batch({
@@ -146,7 +185,8 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
             sums: new uint256[](n),
             distinct: 0,
             word: type(uint256).max,
-            bits: 0
+            bits: 0,
+            pausedSeconds: pausedSeconds
         });
         mapping(uint256 => uint256) storage words = _claimedBits[account];
         for (uint256 i; i < n; ++i) {
@@ -154,7 +194,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         }
         words[batch.word] = batch.bits;
         for (uint256 j; j < batch.distinct; ++j) {
-            batch.tokens[j].safeTransfer(account, batch.sums[j]);
+            _pay(batch.tokens[j], account, batch.sums[j]);
         }
     }
 
@@ -162,25 +202,61 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
     function refund(uint256 taskId) external nonReentrant returns (uint256 amount) {
         Task storage t = _existing(taskId);
         RefundKind kind;
-        (amount, kind) = _refundable(t);
+        (amount, kind) = _refundable(t, taskId);
         if (amount == 0) revert NothingToRefund(taskId);
 
         if (kind == RefundKind.OracleTimeout) t.status = Status.Expired;
         // amount <= budget - refunded, both uint128
         t.refunded += uint128(amount);
 
-        t.token.safeTransfer(t.requester, amount);
+        _pay(t.token, t.requester, amount);
         emit Refunded(taskId, t.requester, amount, kind);
     }
 
     /// @inheritdoc ITaskEscrow
     function pause() external onlyRole(GUARDIAN_ROLE) {
-        _pause();
+        PauseState memory p = _settledPause();
+        if (p.active) revert EnforcedPause();
+        uint256 availableAt = uint256(p.lastEnd) + _maxPause;
+        if (p.lastEnd != 0 && block.timestamp < availableAt) revert PauseCooldown(availableAt);
+        p.active = true;
+        p.since = uint64(block.timestamp);
+        _pause = p;
+        emit Paused(msg.sender, uint64(block.timestamp) + _maxPause);
     }
 
     /// @inheritdoc ITaskEscrow
     function unpause() external onlyRole(GUARDIAN_ROLE) {
-        _unpause();
+        PauseState memory p = _settledPause();
+        if (!p.active) revert ExpectedPause();
+        uint64 seconds_ = uint64(block.timestamp) - p.since;
+        p.active = false;
+        p.before += seconds_;
+        p.lastEnd = uint64(block.timestamp);
+        _pause = p;
+        emit Unpaused(msg.sender, seconds_);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function paused() public view returns (bool) {
+        return _settledPause().active;
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function pausedTime() external view returns (uint256) {
+        return _pausedTime(_pause);
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function maxPause() external view returns (uint256) {
+        return _maxPause;
+    }
+
+    /// @inheritdoc ITaskEscrow
+    function claimDeadline(uint256 taskId) external view returns (uint256) {
+        Task storage t = _existing(taskId);
+        if (t.status != Status.Final) return 0;
+        return uint256(t.claimBase) + _pausedTime(_pause);
     }
 
     /// @inheritdoc ITaskEscrow
@@ -194,6 +270,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         view
         returns (
             Status status,
+            uint24 rulesId,
             uint128 budget,
             uint64 revealDeadline,
             uint32 challengePeriod,
@@ -201,7 +278,9 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         )
     {
         Task storage t = _tasks[taskId];
-        return (t.status, t.budget, t.revealDeadline, t.challengePeriod, t.oracleTimeout);
+        return (
+            t.status, t.rulesId, t.budget, t.revealDeadline, t.challengePeriod, t.oracleTimeout
+        );
     }
 
     /// @inheritdoc ITaskEscrow
@@ -221,7 +300,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc ITaskEscrow
     function refundable(uint256 taskId) external view returns (uint256 amount, RefundKind kind) {
-        return _refundable(_existing(taskId));
+        return _refundable(_existing(taskId), taskId);
     }
 
     /// @inheritdoc ITaskEscrow
@@ -236,31 +315,39 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
 
     /// @inheritdoc ITaskEscrow
     function version() external pure returns (string memory) {
-        return "1.0.0";
+        return "2.0.0";
     }
 
     function _createTask(IERC20 token, uint128 budget, TaskParams calldata p)
         private
-        whenNotPaused
         nonReentrant
         returns (uint256 taskId)
     {
+        _requireNotPaused();
         if (address(token).code.length == 0) revert InvalidToken(address(token));
         if (budget == 0) revert ZeroBudget();
         if (p.specHash == bytes32(0)) revert EmptySpecHash();
         if (p.annotationDeadline <= block.timestamp || p.revealDeadline <= p.annotationDeadline) {
             revert InvalidDeadlines(p.annotationDeadline, p.revealDeadline, block.timestamp);
         }
-        // The challenge window must fit before the oracle deadline, or no payout could ever
-        // become final; a zero claim period would make claiming impossible.
-        if (p.claimPeriod == 0 || p.oracleTimeout <= p.challengePeriod) {
-            revert InvalidPeriods(p.challengePeriod, p.claimPeriod, p.oracleTimeout);
+        // The protocol's floors: a requester may lengthen every period, never shorten one.
+        (uint256 rulesId, uint32 minChallenge, uint32 minClaim, uint32 minProposal) =
+            IOracleCommittee(_committee).currentRules();
+        if (p.challengePeriod < minChallenge) {
+            revert PeriodBelowFloor("challengePeriod", p.challengePeriod, minChallenge);
+        }
+        if (p.claimPeriod < minClaim) revert PeriodBelowFloor("claimPeriod", p.claimPeriod, minClaim);
+        if (p.oracleTimeout < minProposal) {
+            revert PeriodBelowFloor("oracleTimeout", p.oracleTimeout, minProposal);
         }
 
         taskId = ++_taskCount;
         Task storage t = _tasks[taskId];
         t.token = token;
         t.status = Status.Funded;
+        // Rule ids count from 1 and a rule set is one governance transaction behind a timelock,
+        // so 2^24 of them cannot be reached.
+        t.rulesId = uint24(rulesId);
         t.budget = budget;
         t.revealDeadline = p.revealDeadline;
         t.challengePeriod = p.challengePeriod;
@@ -309,7 +396,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         ClaimRequest calldata c
     ) private {
         uint256 taskId = c.taskId;
-        Task storage t = _claimable(taskId);
+        Task storage t = _claimable(taskId, batch.pausedSeconds);
         uint256 w = taskId >> 8;
         if (w != batch.word) {
             if (batch.word != type(uint256).max) words[batch.word] = batch.bits;
@@ -351,13 +438,54 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         words[taskId >> 8] = bits | bit;
     }
 
-    function _claimable(uint256 taskId) private view returns (Task storage t) {
+    function _claimable(uint256 taskId, uint256 pausedSeconds) private view returns (Task storage t) {
         t = _tasks[taskId];
         if (t.status != Status.Final) {
             if (t.status == Status.None) revert UnknownTask(taskId);
             revert NotFinal(taskId);
         }
-        if (block.timestamp > t.claimDeadline) revert ClaimPeriodOver(taskId, t.claimDeadline);
+        uint256 deadline = uint256(t.claimBase) + pausedSeconds;
+        if (block.timestamp > deadline) revert ClaimPeriodOver(taskId, deadline);
+    }
+
+    /// @dev Sends `amount` and checks that exactly that much left the escrow: a token that takes
+    /// a fee from the sender on top would otherwise pay this task's claims from other tasks.
+    function _pay(IERC20 token, address to, uint256 amount) private {
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransfer(to, amount);
+        uint256 sent = before - token.balanceOf(address(this));
+        if (sent != amount) revert OutboundTransferMismatch(address(token), amount, sent);
+    }
+
+    /// @dev Reverts while paused; otherwise returns the total paused time (one storage read).
+    function _requireNotPaused() private view returns (uint256) {
+        PauseState memory p = _pause;
+        if (p.active) {
+            uint256 ends = uint256(p.since) + _maxPause;
+            if (block.timestamp < ends) revert EnforcedPause();
+            return uint256(p.before) + _maxPause;
+        }
+        return p.before;
+    }
+
+    /// @dev The pause state as it is now: a pause past its maximum has ended by itself.
+    function _settledPause() private view returns (PauseState memory p) {
+        p = _pause;
+        if (p.active) {
+            uint64 ends = p.since + _maxPause;
+            if (block.timestamp >= ends) {
+                p.active = false;
+                p.before += _maxPause;
+                p.lastEnd = ends;
+            }
+        }
+    }
+
+    /// @dev Seconds paused so far, the running pause included (capped at its maximum).
+    function _pausedTime(PauseState memory p) private view returns (uint256) {
+        if (!p.active) return p.before;
+        uint256 running = block.timestamp - p.since;
+        return p.before + (running < _maxPause ? running : _maxPause);
     }
 
     function _existing(uint256 taskId) private view returns (Task storage t) {
@@ -369,16 +497,23 @@ contract TaskEscrow is ITaskEscrow, AccessControl, Pausable, ReentrancyGuard {
         return uint256(t.revealDeadline) + t.oracleTimeout;
     }
 
-    function _refundable(Task storage t) private view returns (uint256, RefundKind) {
+    function _refundable(Task storage t, uint256 taskId) private view returns (uint256, RefundKind) {
         Status status = t.status;
         if (status == Status.Final) {
-            if (block.timestamp > t.claimDeadline) {
+            PauseState memory p = _settledPause();
+            // While paused, nobody can claim: the claim period is not over, whatever the clock.
+            if (!p.active && block.timestamp > uint256(t.claimBase) + p.before) {
                 return (t.budget - t.claimed - t.refunded, RefundKind.Unclaimed);
             }
             // Before the claim deadline only the part the payout does not allocate is free.
             return (t.budget - t.payoutTotal - t.refunded, RefundKind.Unallocated);
         }
-        if (status == Status.Funded && block.timestamp > _oracleDeadline(t)) {
+        // Once a proposal has been pending, the labels are published: the requester can no
+        // longer walk away with the whole budget, however long settlement takes.
+        if (
+            status == Status.Funded && block.timestamp > _oracleDeadline(t)
+                && !IOracleCommittee(_committee).everPending(taskId)
+        ) {
             return (t.budget - t.refunded, RefundKind.OracleTimeout);
         }
         return (0, RefundKind.Unallocated);

@@ -38,6 +38,14 @@ interface IAttestationRegistry {
         uint32 version
     );
 
+    /// @notice Emitted for a batch entry that was not recorded, so one bad or outdated signature
+    /// cannot sink the rest of a relayed batch. `reason` is the selector of the error a direct
+    /// submission would have raised (for instance {StaleVersion} when the annotator attested
+    /// directly meanwhile, or {InvalidSignature}).
+    event AttestationSkipped(
+        uint256 indexed index, uint256 indexed taskId, address indexed annotator, bytes4 reason
+    );
+
     error NotEscrow(address caller);
     error TaskNotOpen(uint256 taskId);
     error AnnotationWindowClosed(uint256 taskId, uint64 annotationDeadline);
@@ -56,9 +64,12 @@ interface IAttestationRegistry {
     /// @notice Commits the caller's annotation root and item count for `taskId`.
     function attest(uint256 taskId, bytes32 root, uint32 itemCount) external;
 
-    /// @notice Submits signed attestations in one batch; anyone may relay them. All or nothing:
-    /// the first bad entry reverts the batch with its index.
-    function attestBySig(SignedAttestation[] calldata attestations) external;
+    /// @notice Submits signed attestations in one batch; anyone may relay them. Each entry is
+    /// recorded or skipped on its own (see {AttestationSkipped}); only an empty batch reverts.
+    /// @return recorded how many entries were recorded.
+    function attestBySig(SignedAttestation[] calldata attestations)
+        external
+        returns (uint256 recorded);
 
     /// @notice The stored digest and version of (taskId, annotator); zero if none.
     function attestation(uint256 taskId, address annotator)

@@ -8,8 +8,11 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// refunds. The escrow is the only contract that holds tokens.
 /// @dev Lifecycle: Funded -> (annotation window) -> (reveal window) -> Final -> claims until the
 /// claim deadline -> the requester is refunded what is left. A Funded task is Cancelled (full
-/// refund) while nobody has attested, or Expired (full refund) when no payout is final by its
-/// oracle deadline, so funds can never be stuck.
+/// refund) while nobody has attested, or Expired (full refund) when no proposal ever became
+/// pending by its oracle deadline (the labels were never published), or by an arbitrator's
+/// ruling. Once a proposal has been pending, the requester gets back only the unallocated part
+/// of the final payout and, after the claim period, what was not claimed. Paused time does not
+/// count against the claim period.
 interface ITaskEscrow {
     enum Status {
         None,
@@ -24,7 +27,8 @@ interface ITaskEscrow {
         Cancelled,
         Unallocated,
         Unclaimed,
-        OracleTimeout
+        OracleTimeout,
+        Ruling
     }
 
     /// @notice What a requester fixes when funding a task.
@@ -33,10 +37,12 @@ interface ITaskEscrow {
     /// task has no gold set.
     /// @param annotationDeadline last second at which attestations are accepted.
     /// @param revealDeadline end of the off-chain reveal window; proposals only after it.
-    /// @param challengePeriod seconds an agreed proposal waits before it can be finalized.
-    /// @param claimPeriod seconds after finalization during which annotators can claim.
-    /// @param oracleTimeout seconds after the reveal deadline by which a payout must be final, or
-    /// the requester gets everything back.
+    /// @param challengePeriod seconds an agreed proposal waits before it can be finalized; at
+    /// least the rules' floor.
+    /// @param claimPeriod seconds of unpaused time after finalization during which annotators can
+    /// claim; at least the rules' floor.
+    /// @param oracleTimeout seconds after the reveal deadline by which a first proposal must be
+    /// pending, or the requester gets everything back; at least the rules' proposal window.
     struct TaskParams {
         bytes32 specHash;
         bytes32 goldCommitment;
@@ -47,15 +53,19 @@ interface ITaskEscrow {
         uint32 oracleTimeout;
     }
 
-    /// @notice A task as stored. Fields are ordered so that a claim reads three storage slots and a
-    /// proposal check two.
+    /// @notice A task as stored. Fields are ordered so that a claim reads three storage slots.
+    /// @param claimBase the claim deadline minus the total paused time: the effective deadline is
+    /// `claimBase + pausedTime()`, so a pause moves every running claim period (see
+    /// {claimDeadline}).
+    /// @param rulesId the committee rule set the task was created under.
     struct Task {
         bytes32 payoutRoot;
         uint128 claimed;
         uint128 payoutTotal;
         IERC20 token;
-        uint64 claimDeadline;
+        uint64 claimBase;
         Status status;
+        uint24 rulesId;
         uint128 budget;
         uint64 revealDeadline;
         uint32 challengePeriod;
@@ -100,6 +110,12 @@ interface ITaskEscrow {
     /// @notice Emitted for every claim; the tokens always go to `account`, whoever sent it.
     event Claimed(uint256 indexed taskId, address indexed account, uint256 amount);
 
+    /// @notice Emitted when a guardian pauses claims and task creation, for at most `until`.
+    event Paused(address indexed guardian, uint64 until);
+
+    /// @notice Emitted when a guardian lifts a pause early.
+    event Unpaused(address indexed guardian, uint64 pausedSeconds);
+
     /// @notice Emitted when tokens go back to the requester.
     event Refunded(
         uint256 indexed taskId,
@@ -113,7 +129,7 @@ interface ITaskEscrow {
     error ZeroBudget();
     error EmptySpecHash();
     error InvalidDeadlines(uint64 annotationDeadline, uint64 revealDeadline, uint256 now);
-    error InvalidPeriods(uint32 challengePeriod, uint32 claimPeriod, uint32 oracleTimeout);
+    error PeriodBelowFloor(string period, uint256 value, uint256 floor);
     error FeeOnTransferToken(address token, uint256 expected, uint256 received);
     error UnknownTask(uint256 taskId);
     error NotRequester(uint256 taskId, address caller);
@@ -121,17 +137,21 @@ interface ITaskEscrow {
     error AttestationsExist(uint256 taskId);
     error NotCommittee(address caller);
     error RevealWindowOpen(uint256 taskId, uint64 revealDeadline);
-    error OracleTimedOut(uint256 taskId, uint256 oracleDeadline);
     error PayoutExceedsBudget(uint256 taskId, uint256 total, uint256 budget);
     error EmptyRoot();
     error NotFinal(uint256 taskId);
-    error ClaimPeriodOver(uint256 taskId, uint64 claimDeadline);
+    error ClaimPeriodOver(uint256 taskId, uint256 claimDeadline);
     error AlreadyClaimed(uint256 taskId, address account);
     error InvalidProof(uint256 taskId, address account, uint256 amount);
     error ClaimExceedsPayout(uint256 taskId, uint256 amount, uint256 remaining);
     error NothingToRefund(uint256 taskId);
     error EmptyClaims();
     error ZeroAccount();
+    error OutboundTransferMismatch(address token, uint256 expected, uint256 sent);
+    error EnforcedPause();
+    error ExpectedPause();
+    error PauseCooldown(uint256 availableAt);
+    error InvalidMaxPause();
 
     /// @notice Creates a task and pulls `budget` of `token` from the caller (who must have
     /// approved it). Tokens that deliver less than `budget` (fee on transfer) are refused.
@@ -157,9 +177,13 @@ interface ITaskEscrow {
     function cancelTask(uint256 taskId) external;
 
     /// @notice Records the committee's final payout and opens claims. Only the oracle committee,
-    /// after the reveal deadline and no later than the oracle deadline.
+    /// after the reveal deadline (the committee enforces its own deadlines).
     function recordPayout(uint256 taskId, bytes32 root, uint128 total, bytes32 reportHash)
         external;
+
+    /// @notice Refunds the whole unrefunded budget because the task's arbitrator ruled that no
+    /// payout can be computed from the published inputs. Only the oracle committee.
+    function refundByRuling(uint256 taskId) external;
 
     /// @notice Pays `amount` to `account` for a leaf (account, amount) of the task's payout tree.
     /// Anyone may submit it; the tokens always go to `account`.
@@ -174,11 +198,25 @@ interface ITaskEscrow {
     /// @return amount the tokens refunded.
     function refund(uint256 taskId) external returns (uint256 amount);
 
-    /// @notice Pauses task creation and claims. Refunds are never paused. Only a guardian.
+    /// @notice Pauses task creation, claims and unclaimed-pay refunds for at most {maxPause}
+    /// seconds; paused time extends every claim period. A new pause only after the last one has
+    /// been over for {maxPause}. Only a guardian.
     function pause() external;
 
-    /// @notice Lifts a pause. Only a guardian.
+    /// @notice Lifts a pause early. Only a guardian.
     function unpause() external;
+
+    /// @notice Whether the escrow is paused now (a pause ends by itself after {maxPause}).
+    function paused() external view returns (bool);
+
+    /// @notice Total seconds the escrow has been paused, the running pause included.
+    function pausedTime() external view returns (uint256);
+
+    /// @notice The longest a pause can last.
+    function maxPause() external view returns (uint256);
+
+    /// @notice The task's effective claim deadline: the stored base plus all paused time.
+    function claimDeadline(uint256 taskId) external view returns (uint256);
 
     /// @notice The stored task (all zero for an unknown id).
     function task(uint256 taskId) external view returns (Task memory);
@@ -189,6 +227,7 @@ interface ITaskEscrow {
         view
         returns (
             Status status,
+            uint24 rulesId,
             uint128 budget,
             uint64 revealDeadline,
             uint32 challengePeriod,
@@ -201,7 +240,8 @@ interface ITaskEscrow {
     /// @notice Whether `account` has claimed its payout of `taskId`.
     function isClaimed(uint256 taskId, address account) external view returns (bool);
 
-    /// @notice The time after which, with no final payout, the requester may take everything back.
+    /// @notice The time after which, if no proposal ever became pending, the requester may take
+    /// everything back.
     function oracleDeadline(uint256 taskId) external view returns (uint256);
 
     /// @notice What {refund} would pay now, and why.
