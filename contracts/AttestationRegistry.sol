@@ -56,6 +56,12 @@ contract AttestationRegistry is IAttestationRegistry, EIP712 {
     }
 
     /// @inheritdoc IAttestationRegistry
+    function closeAnnotation(uint256 taskId) external onlyEscrow {
+        _windows[taskId].annotationDeadline = uint64(block.timestamp);
+        emit AnnotationClosed(taskId, uint64(block.timestamp));
+    }
+
+    /// @inheritdoc IAttestationRegistry
     function attest(uint256 taskId, bytes32 root, uint32 itemCount) external {
         uint32 current = _commitments[taskId][msg.sender].version;
         // At the top version the next one cannot exist: _check then reports StaleVersion.

@@ -109,7 +109,10 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         Task storage t = _existing(taskId);
         if (msg.sender != t.requester) revert NotRequester(taskId, msg.sender);
         if (t.status != Status.Funded) revert WrongStatus(taskId, t.status);
-        if (_registry.hasAttestations(taskId)) revert AttestationsExist(taskId);
+        if (_registry.hasAttestations(taskId)) {
+            _closeEarly(t, taskId);
+            return;
+        }
 
         uint128 amount = t.budget - t.refunded;
         t.status = Status.Cancelled;
@@ -365,6 +368,18 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         if (received != budget) revert FeeOnTransferToken(address(token), budget, received);
 
         emit TaskCreated(taskId, msg.sender, address(token), budget, p);
+    }
+
+    /// @dev Ends the annotation window now and moves the reveal window up by as much.
+    function _closeEarly(Task storage t, uint256 taskId) private {
+        uint64 annotationDeadline = t.annotationDeadline;
+        if (block.timestamp >= annotationDeadline) revert AttestationsExist(taskId);
+        uint64 shift = annotationDeadline - uint64(block.timestamp);
+        uint64 revealDeadline = t.revealDeadline - shift;
+        t.annotationDeadline = uint64(block.timestamp);
+        t.revealDeadline = revealDeadline;
+        _registry.closeAnnotation(taskId);
+        emit TaskClosedEarly(taskId, uint64(block.timestamp), revealDeadline);
     }
 
     /// @dev Checks a claim against the task's root and books it in the task's claimed total.

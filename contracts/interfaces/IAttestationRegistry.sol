@@ -26,6 +26,9 @@ interface IAttestationRegistry {
     /// @notice Emitted when the escrow opens a task for attestations.
     event TaskOpened(uint256 indexed taskId, uint64 annotationDeadline);
 
+    /// @notice Emitted when the escrow closes a task's annotation window early.
+    event AnnotationClosed(uint256 indexed taskId, uint64 annotationDeadline);
+
     /// @notice Emitted when the escrow closes a cancelled task.
     event TaskClosed(uint256 indexed taskId);
 
@@ -60,6 +63,10 @@ interface IAttestationRegistry {
 
     /// @notice Closes a cancelled task so nobody attests to it any more. Only the escrow.
     function closeTask(uint256 taskId) external;
+
+    /// @notice Moves the annotation deadline of `taskId` to now (a task closed early). Only the
+    /// escrow.
+    function closeAnnotation(uint256 taskId) external;
 
     /// @notice Commits the caller's annotation root and item count for `taskId`.
     function attest(uint256 taskId, bytes32 root, uint32 itemCount) external;

@@ -98,6 +98,13 @@ interface ITaskEscrow {
     /// @notice Emitted when the requester cancels a task before any attestation.
     event TaskCancelled(uint256 indexed taskId, address indexed requester);
 
+    /// @notice Emitted when the requester cancels a task that already has attestations: the
+    /// annotation window closes now and the reveal window moves up by as much, keeping its
+    /// length, so the attested work is revealed, scored and paid as usual, sooner.
+    event TaskClosedEarly(
+        uint256 indexed taskId, uint64 annotationDeadline, uint64 revealDeadline
+    );
+
     /// @notice Emitted when the oracle committee's agreed payout becomes final and claims open.
     event PayoutFinalized(
         uint256 indexed taskId,
@@ -172,8 +179,12 @@ interface ITaskEscrow {
         bytes32 s
     ) external returns (uint256 taskId);
 
-    /// @notice Cancels a funded task on which nobody has attested and refunds the whole budget.
-    /// Only the requester.
+    /// @notice Cancels a funded task. Only the requester. While nobody has attested, the whole
+    /// budget is refunded. Once someone has (possibly with junk, since anyone may attest),
+    /// nobody can tell honest work from junk before the reveals, so the task is not refunded but
+    /// closed early: the annotation window ends now and the reveal window (same length) starts,
+    /// so the requester waits at most a reveal window plus the oracle timeout, and honest
+    /// attested work is still paid. After the annotation deadline it reverts.
     function cancelTask(uint256 taskId) external;
 
     /// @notice Records the committee's final payout and opens claims. Only the oracle committee,
