@@ -85,28 +85,62 @@ def rando(accounts):
     return accounts[10]
 
 
+@pytest.fixture(scope="session")
+def arbiter(accounts):
+    """The LocalArbitrator's one-member panel in the test suites (not the admin: the roles are
+    kept apart as a real deployment should)."""
+    return accounts[12]
+
+
 @dataclass
 class Suite:
     escrow: Any
     registry: Any
     committee: Any
-    token: Any  # RewardToken
+    token: Any  # RewardToken (also the bond token of rule set 1)
     deployment: Any
+    timelock: Any = None  # LabelproofTimelock: escrow admin and committee owner
+    arbitrator: Any = None  # LocalArbitrator of rule set 1
 
 
-def deploy_suite(admin, guardian, oracles, threshold):
-    """Deploy through labelproof.deploy (the code scripts/deploy.py runs) and wrap for brownie."""
-    from brownie import AttestationRegistry, OracleCommittee, RewardToken, TaskEscrow, network
+def deploy_suite(
+    admin,
+    guardian,
+    oracles,
+    threshold,
+    *,
+    panel=None,
+    quorum=1,
+    **settlement,
+):
+    """Deploy through labelproof.deploy (the code scripts/deploy.py runs) and wrap for brownie.
+
+    `panel` is the LocalArbitrator's members (accounts or addresses; default: accounts[12], the
+    `arbiter` fixture); other keyword arguments override fields of
+    labelproof.deploy.SettlementConfig (e.g. ``min_challenge_period=600``, ``proposer_bond=0``).
+    """
+    from brownie import (
+        AttestationRegistry,
+        LabelproofTimelock,
+        LocalArbitrator,
+        OracleCommittee,
+        RewardToken,
+        TaskEscrow,
+        accounts,
+        network,
+    )
 
     from labelproof.chain import Sender
-    from labelproof.deploy import DeployConfig
+    from labelproof.deploy import DeployConfig, SettlementConfig
     from labelproof.deploy import deploy_suite as deploy
 
+    members = tuple(getattr(m, "address", m) for m in (panel or [accounts[12]]))
     cfg = DeployConfig(
         admin=admin.address,
-        guardian=guardian.address,
+        guardian=guardian.address if guardian is not None else None,
         oracles=tuple(o.address for o in oracles),
         threshold=threshold,
+        settlement=SettlementConfig(panel=members, quorum=quorum, **settlement),
     )
     dep = deploy(network.web3, Sender(network.web3, admin.address), cfg)
     return Suite(
@@ -115,17 +149,19 @@ def deploy_suite(admin, guardian, oracles, threshold):
         committee=OracleCommittee.at(dep.committee),
         token=RewardToken.at(dep.reward_token),
         deployment=dep,
+        timelock=LabelproofTimelock.at(dep.timelock),
+        arbitrator=LocalArbitrator.at(dep.arbitrator),
     )
 
 
 @pytest.fixture(scope="module")
-def suite(admin, guardian, oracle):
-    return deploy_suite(admin, guardian, [oracle], 1)
+def suite(admin, guardian, oracle, arbiter):
+    return deploy_suite(admin, guardian, [oracle], 1, panel=[arbiter])
 
 
 @pytest.fixture(scope="module")
-def suite2of3(admin, guardian, oracles):
-    return deploy_suite(admin, guardian, oracles, 2)
+def suite2of3(admin, guardian, oracles, arbiter):
+    return deploy_suite(admin, guardian, oracles, 2, panel=[arbiter])
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +177,16 @@ def registry(suite):
 @pytest.fixture(scope="module")
 def committee(suite):
     return suite.committee
+
+
+@pytest.fixture(scope="module")
+def timelock(suite):
+    return suite.timelock
+
+
+@pytest.fixture(scope="module")
+def arbitrator(suite):
+    return suite.arbitrator
 
 
 @pytest.fixture(scope="module")

@@ -73,14 +73,24 @@ def _freeze_gc():
 
 
 ROLES = SimpleNamespace(
-    ADMIN=ZERO32,
-    GUARDIAN=keccak(text="GUARDIAN_ROLE"),
-    ORACLE=keccak(text="ORACLE_ROLE"),
+    ADMIN=ZERO32,  # DEFAULT_ADMIN_ROLE (escrow: the timelock; reward token: the admin)
+    GUARDIAN=keccak(text="GUARDIAN_ROLE"),  # escrow pause
     MINTER=keccak(text="MINTER_ROLE"),
+    # LabelproofTimelock (OZ TimelockController)
+    PROPOSER=keccak(text="PROPOSER_ROLE"),
+    EXECUTOR=keccak(text="EXECUTOR_ROLE"),
+    CANCELLER=keccak(text="CANCELLER_ROLE"),
 )
 # ITaskEscrow.Status and ITaskEscrow.RefundKind
 STATUS = SimpleNamespace(NONE=0, FUNDED=1, CANCELLED=2, FINAL=3, EXPIRED=4)
-KIND = SimpleNamespace(CANCELLED=0, UNALLOCATED=1, UNCLAIMED=2, ORACLE_TIMEOUT=3)
+KIND = SimpleNamespace(CANCELLED=0, UNALLOCATED=1, UNCLAIMED=2, ORACLE_TIMEOUT=3, RULING=4)
+# IOracleCommittee.Verdict (the arbitrator's rulings)
+VERDICT = SimpleNamespace(REFUSED=0, PAYOUT_STANDS=1, PAYOUT_WRONG=2, REFUND_REQUESTER=3)
+# IOracleCommittee.Proposal.flags
+FLAGS = SimpleNamespace(EVER_PENDING=1, VETO_USED=2, DISPUTED=4)
+
+REPORT = b"\x33" * 32  # default reportHash of the Tasks helpers
+INPUTS = b"\x44" * 32  # default inputsHash of the Tasks helpers
 
 
 # ------------------------------------------------------------------------------------------
@@ -130,6 +140,11 @@ def S():
 @pytest.fixture(scope="session")
 def K():
     return KIND
+
+
+@pytest.fixture(scope="session")
+def V():
+    return VERDICT
 
 
 @pytest.fixture(scope="session", name="err")
@@ -333,37 +348,110 @@ class Tasks:
         return tx.return_value
 
     def task(self, task_id):
-        return self.escrow.task(task_id).dict()
+        """The stored task as a dict keyed by field name (settlement.TASK_FIELDS)."""
+        from labelproof.settlement import task_dict
+
+        return task_dict(self.escrow.task(task_id))
+
+    def rules(self, task_id):
+        """The committee rule set the task was created under, as a dict (settlement.rules_dict)."""
+        from labelproof.settlement import rules_dict
+
+        return rules_dict(self.committee.rules(self.task(task_id)["rulesId"]))
+
+    def threshold(self, task_id):
+        return int(self.rules(task_id)["threshold"])
+
+    def pending(self, task_id):
+        """The committee's settlement state of the task (settlement.Proposal)."""
+        from labelproof.settlement import Proposal
+
+        return Proposal.from_raw(self.committee.pending(task_id))
 
     def past_reveal(self, task_id):
         t = self.task(task_id)
         _warp(self.chain, t["revealDeadline"] + 1)
 
-    def propose(self, task_id, root, total, report=b"\x33" * 32, voters=None):
-        """Votes of `voters` (default: as many oracles as the threshold) past the reveal
-        deadline; returns the last transaction."""
+    def propose(self, task_id, root, total, report=REPORT, inputs=INPUTS, voters=None):
+        """Votes of `voters` (default: as many oracles as the task's rule-set threshold) past
+        the reveal deadline; returns the last transaction."""
         self.past_reveal(task_id)
-        voters = voters or self.oracles[: self.committee.threshold()]
+        voters = voters or self.oracles[: self.threshold(task_id)]
         tx = None
         for o in voters:
-            tx = self.committee.propose(task_id, root, total, report, {"from": o})
+            tx = self.committee.propose(task_id, root, total, report, inputs, {"from": o})
         return tx
 
-    def finalize(self, task_id, payouts, total=None, report=b"\x33" * 32, sender=None):
+    def past_challenge(self, task_id):
+        """Mine a block at the pending proposal's challengeEnds (finalize is allowed from it)."""
+        _warp(self.chain, self.pending(task_id).challenge_ends)
+
+    def finalize(self, task_id, payouts, total=None, report=REPORT, inputs=INPUTS, sender=None):
         """Propose (threshold oracles), wait out the challenge window and finalize.
         Returns (tree, finalize tx)."""
         tree = tree_of(payouts)
         total = sum(payouts.values()) if total is None else total
-        self.propose(task_id, tree.root, total, report)
-        self.chain.sleep(self.task(task_id)["challengePeriod"] + 1)
+        self.propose(task_id, tree.root, total, report, inputs)
+        self.past_challenge(task_id)
         tx = self.committee.finalize(task_id, {"from": sender or self.oracles[0]})
         return tree, tx
 
-    def final(self, payouts, budget=BUDGET, tok=None, total=None, **kw):
+    def final(self, payouts, budget=BUDGET, tok=None, total=None, inputs=INPUTS, **kw):
         """A created and finalized task: (task id, tree)."""
         tid = self.create(budget, tok=tok, **kw)
-        tree, _ = self.finalize(tid, payouts, total=total)
+        tree, _ = self.finalize(tid, payouts, total=total, inputs=inputs)
         return tid, tree
+
+
+class Governance:
+    """Changes through the LabelproofTimelock: the admin schedules, anyone executes after the
+    delay. ``call(contract, "fn", *args)`` does both (warping past the delay) and returns the
+    execute transaction; ``schedule`` alone returns (operation id, calldata, salt)."""
+
+    def __init__(self, chain, timelock, proposer, executor):
+        self.chain = chain
+        self.timelock = timelock
+        self.proposer = proposer
+        self.executor = executor
+        self._salt = 0
+
+    def delay(self):
+        return int(self.timelock.getMinDelay())
+
+    def schedule(self, target, fn, *args, delay=None):
+        data = getattr(target, fn).encode_input(*args)
+        self._salt += 1
+        salt = self._salt.to_bytes(32, "big")
+        delay = self.delay() if delay is None else delay
+        self.timelock.schedule(target, 0, data, ZERO32, salt, delay, {"from": self.proposer})
+        op = self.timelock.hashOperation(target, 0, data, ZERO32, salt)
+        return op, data, salt
+
+    def execute(self, target, data, salt, sender=None):
+        return self.timelock.execute(
+            target, 0, data, ZERO32, salt, {"from": sender or self.executor}
+        )
+
+    def call(self, target, fn, *args, sender=None):
+        op, data, salt = self.schedule(target, fn, *args)
+        _warp(self.chain, int(self.timelock.getTimestamp(op)))
+        return self.execute(target, data, salt, sender)
+
+
+def _governance(chain, suite, admin, rando):
+    return Governance(chain, suite.timelock, admin, rando)
+
+
+@pytest.fixture(scope="module")
+def gov(chain, suite, admin, rando):
+    """Timelock governance of the 1-of-1 suite (see Governance)."""
+    return _governance(chain, suite, admin, rando)
+
+
+@pytest.fixture(scope="module")
+def gov2of3(chain, suite2of3, admin, rando):
+    """Timelock governance of the 2-of-3 suite."""
+    return _governance(chain, suite2of3, admin, rando)
 
 
 @pytest.fixture(scope="module")
