@@ -23,6 +23,8 @@ from labelproof.node import local_node
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
 DAY = 86_400
+REPORT = b"\x33" * 32
+INPUTS = b"\x44" * 32
 
 GOALS: dict[str, int | None] = {
     "create_task": None,
@@ -32,6 +34,9 @@ GOALS: dict[str, int | None] = {
     "propose_1of1": 120_000,
     "propose_2of3": 180_000,
     "finalize": None,
+    "propose_permissionless": None,
+    "dispute": None,
+    "rule": None,
     "claim_first_in_word": 95_000,
     "claim_same_word": 76_000,
     "claim_many_per_task": 30_000,
@@ -66,6 +71,9 @@ class Bench:
             "escrow": contract_at(self.w3, "TaskEscrow", dep.escrow),
             "registry": contract_at(self.w3, "AttestationRegistry", dep.registry),
             "committee": contract_at(self.w3, "OracleCommittee", dep.committee),
+            "arbitrator": contract_at(self.w3, "LocalArbitrator", dep.arbitrator),
+            "bond_token": contract_at(self.w3, "RewardToken", dep.bond_token),
+            "settlement": dep.settlement,
         }
 
     def token(self, symbol: str) -> Any:
@@ -92,7 +100,7 @@ class Bench:
         gas = []
         for oracle in proposers:
             r = oracle.call(
-                s["committee"].functions.propose(task_id, tree.root, total, b"\x33" * 32),
+                s["committee"].functions.propose(task_id, tree.root, total, REPORT, INPUTS),
                 what="propose",
             )
             gas.append(r["gasUsed"])
@@ -188,7 +196,7 @@ def run() -> dict[str, Any]:
         for t in now_tasks:
             tr = payout_tree(payouts)
             b.oracles[0].call(
-                s["committee"].functions.propose(t, tr.root, sum(payouts.values()), b"\x33" * 32),
+                s["committee"].functions.propose(t, tr.root, sum(payouts.values()), REPORT, INPUTS),
                 what="propose",
             )
             trees[t] = tr
@@ -210,7 +218,7 @@ def run() -> dict[str, Any]:
         b.node.time_travel(2 * DAY + 1)
         for t in many:
             b.oracles[0].call(
-                s["committee"].functions.propose(t, tr.root, sum(payouts.values()), b"\x33" * 32),
+                s["committee"].functions.propose(t, tr.root, sum(payouts.values()), REPORT, INPUTS),
                 what="propose",
             )
         b.node.time_travel(DAY + 1)
@@ -227,6 +235,32 @@ def run() -> dict[str, Any]:
         b.node.time_travel(31 * DAY)
         r = b.rando.call(s["escrow"].functions.refund(task_a), what="refund")
         results["refund_unclaimed"] = r["gasUsed"]
+
+        # The bonded path: a permissionless proposal after the committee's grace period, a
+        # dispute of it, and the panel's ruling (the deciding vote's transaction, which calls
+        # the committee's rule()). Bonds are in the reward token, minted by the admin.
+        bond = s["bond_token"]
+        for who in (b.rando, b.relayer):
+            b.admin.call(bond.functions.mint(who.address, 10**21), what="mint bond tokens")
+            who.call(bond.functions.approve(s["committee"].address, 2**255), what="approve bond")
+        bonded_task, _ = b.create(s, tok_a)
+        grace = int(s["settlement"]["committee_grace"])
+        b.node.time_travel(2 * DAY + grace + 1)
+        wrong = payout_tree(fresh_payouts(1024))
+        r = b.rando.call(
+            s["committee"].functions.proposeBonded(bonded_task, wrong.root, 10**18, REPORT, INPUTS),
+            what="proposeBonded",
+        )
+        results["propose_permissionless"] = r["gasUsed"]
+        r = b.relayer.call(s["committee"].functions.dispute(bonded_task), what="dispute")
+        results["dispute"] = r["gasUsed"]
+        dispute_id = s["committee"].functions.pending(bonded_task).call()[12]
+        r = b.admin.call(s["arbitrator"].functions.vote(dispute_id, 2), what="rule")
+        results["rule"] = r["gasUsed"]
+        notes["rule"] = (
+            "the LocalArbitrator vote that reaches its quorum (1 of 1) and applies PayoutWrong: "
+            "the bonded proposer's bond pays the disputer, a share burned, a new round"
+        )
 
         # 2-of-3 on a second deployment
         s2 = b.deploy(b.oracles, 2)

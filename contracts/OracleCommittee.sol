@@ -64,7 +64,7 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         (Rules storage r, uint256 rulesId,, uint32 challengePeriod) =
             _checkProposal(taskId, root, total, inputsHash);
         Proposal storage p = _proposals[taskId];
-        uint256 count = _vote(p, taskId, rulesId, root, total, reportHash, inputsHash);
+        uint256 count = _vote(p, taskId, rulesId, r.threshold, root, total, reportHash, inputsHash);
         if (count >= r.threshold) {
             // The committee's proposal is backed by its stake, as far as the stake goes.
             IERC20 bondToken = r.bondToken;
@@ -289,9 +289,17 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         bytes32 inputsHash
     ) external view returns (uint256) {
         (, uint24 rulesId,,,,) = _escrow.payoutWindow(taskId);
-        uint32 voters =
-            _tallies[_tallyKey(taskId, _proposals[taskId].round, root, total, reportHash, inputsHash)];
-        return _popcount(voters & ~_revoked[rulesId]);
+        Proposal storage p = _proposals[taskId];
+        uint256 count = _popcount(
+            _tallies[_tallyKey(taskId, p.round, root, total, reportHash, inputsHash)]
+                & ~_revoked[rulesId]
+        );
+        // The deciding vote of a pending committee payout is not in the tally (see _vote).
+        if (
+            p.challengeEnds != 0 && p.proposer == address(0) && p.root == root && p.total == total
+                && p.reportHash == reportHash && p.inputsHash == inputsHash
+        ) ++count;
+        return count;
     }
 
     /// @inheritdoc IOracleCommittee
@@ -376,11 +384,14 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         r = _rules[rulesId];
     }
 
-    /// @dev Records the caller's vote for the payout; returns the payout's live votes.
+    /// @dev Records the caller's vote for the payout; returns the payout's live votes. The vote
+    /// that reaches the threshold is not written to the tally: the payout becomes pending and
+    /// takes no more votes, and {votes} counts it back in (a 22,100-gas write saved).
     function _vote(
         Proposal storage p,
         uint256 taskId,
         uint256 rulesId,
+        uint256 threshold,
         bytes32 root,
         uint128 total,
         bytes32 reportHash,
@@ -398,8 +409,8 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
 
         bytes32 key = _tallyKey(taskId, round, root, total, reportHash, inputsHash);
         uint32 voters = _tallies[key] | bit;
-        _tallies[key] = voters;
         count = _popcount(voters & ~revoked);
+        if (count < threshold) _tallies[key] = voters;
         emit Proposed(taskId, msg.sender, round, root, total, reportHash, inputsHash, count);
     }
 
