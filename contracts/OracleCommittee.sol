@@ -68,9 +68,12 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         if (count >= r.threshold) {
             // The committee's proposal is backed by its stake, as far as the stake goes.
             IERC20 bondToken = r.bondToken;
-            uint256 available = _stake[bondToken];
-            uint96 bond = available < r.proposerBond ? uint96(available) : r.proposerBond;
-            _stake[bondToken] = available - bond;
+            uint96 bond = r.proposerBond;
+            if (bond != 0) {
+                uint256 available = _stake[bondToken];
+                if (available < bond) bond = uint96(available);
+                if (bond != 0) _stake[bondToken] = available - bond;
+            }
             _makePending(
                 p, taskId, root, total, reportHash, inputsHash, challengePeriod, address(0), bond
             );
@@ -432,8 +435,11 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         p.inputsHash = inputsHash;
         p.challengeEnds = ends;
         p.flags |= EVER_PENDING;
-        p.proposer = proposer;
-        p.bond = bond;
+        // A new round leaves both zero, so an unbonded committee proposal writes nothing here.
+        if (proposer != address(0) || bond != 0) {
+            p.proposer = proposer;
+            p.bond = bond;
+        }
         emit ProposalPending(
             taskId, p.round, root, total, reportHash, inputsHash, ends, proposer, bond
         );
