@@ -3,8 +3,11 @@
     brownie run scripts/deploy.py --network development
     brownie run scripts/deploy.py main deploy-config.yaml --network sepolia
 
-Roles come from the optional config file (see labelproof.deploy.DeployConfig); the deployer is
-brownie's first account (a dev account locally, `accounts.load()`-ed keys elsewhere).
+Roles and the settlement rules come from the optional config file (see
+labelproof.deploy.DeployConfig and its ``settlement:`` section): the admin proposes changes to a
+timelock, which administers the escrow and owns the committee; rule set 1 holds the oracles,
+threshold, guardian, arbitrator, bonds and floors. The deployer is brownie's first account (a
+dev account locally, `accounts.load()`-ed keys elsewhere).
 """
 
 from pathlib import Path
@@ -32,6 +35,11 @@ def main(config_path: str | None = None, out_dir: str | None = None):
     print(
         f"deployed: escrow {deployment.escrow}, registry {deployment.registry}, "
         f"committee {deployment.committee}, token {deployment.reward_token}"
+    )
+    print(
+        f"governance: timelock {deployment.timelock} (escrow admin, committee owner; delay "
+        f"{deployment.settlement.get('timelock_delay')} s), arbitrator {deployment.arbitrator}, "
+        f"bond token {deployment.bond_token}"
     )
     print(f"wrote {path}")
     return deployment
