@@ -11,7 +11,11 @@ ARGS ?=
 
 SOURCES := $(shell find contracts -name '*.sol')
 
-.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring lint format clean
+# slither lives in its own venv: its crytic-compile and eth packages conflict with brownie's pins.
+SLITHER_VENV := .venv-slither
+SLITHER_CHECK := $(BIN)/python tools/slither_check.py --slither $(SLITHER_VENV)/bin/slither
+
+.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring lint slither format clean
 
 setup: $(BIN)/.installed node_modules/.installed build/.compiled
 
@@ -56,10 +60,24 @@ bench-merkle: setup
 bench-scoring: setup
 	$(BIN)/python benchmarks/bench_scoring.py
 
-lint: setup
+$(SLITHER_VENV)/bin/.installed: tools/slither-requirements.txt
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tools/slither-requirements.txt
+	@touch $@
+
+# Static analysis of contracts/ against slither-triage.json: fails on any finding without a
+# written verdict. Re-triage after changing contracts with `make slither ARGS=--update`, then
+# `ARGS=--prune` (see tools/slither_check.py). Needs no brownie build: slither compiles itself.
+slither: $(BIN)/.installed node_modules/.installed $(SLITHER_VENV)/bin/.installed
+	$(SLITHER_CHECK) $(ARGS)
+
+lint: setup $(SLITHER_VENV)/bin/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy tools
+	$(SLITHER_CHECK)
 
 format: setup
 	$(BIN)/ruff format .
