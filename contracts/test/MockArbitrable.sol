@@ -18,7 +18,7 @@ contract MockArbitrable is IArbitrable {
         arbitrator = arbitrator_;
     }
 
-    function raise(uint256 choices) external payable returns (uint256) {
+    function raiseDispute(uint256 choices) external payable returns (uint256) {
         return arbitrator.createDispute{value: msg.value}(choices, "");
     }
 
