@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from web3 import Web3
+from web3.logs import DISCARD
 
 from labelproof.chain import Sender, contract_at
 from labelproof.commitments import annotation_leaf, annotation_root, new_salt, sign_attestation
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "node_modules" / ".bin"
 DAY = 86_400
 TOKEN = 10**18
+INPUTS_HASH = b"\x0e" * 32  # keccak256 of the published inputs bundle, in a real deployment
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +51,12 @@ class Chain:
 class Outcome:
     chain: Chain
     escrow: Any
+    registry: Any
     token: Any
     task_id: int
     paid: dict[str, int]
     refunded: int
+    claim_deadline: int
 
 
 def run_lifecycle(chain: Chain) -> Outcome:
@@ -95,8 +99,10 @@ def run_lifecycle(chain: Chain) -> Outcome:
         sign_attestation(a.key, dep.chain_id, dep.registry, task_id, roots[a.address], 5, 1)
         for a in annotators[1:]
     ]
+    # a replayed signature rides along: the registry skips it and records the others
     Sender(w3, chain.accounts[4]).call(
-        registry.functions.attestBySig([s.as_tuple() for s in signed]), what="attestBySig"
+        registry.functions.attestBySig([s.as_tuple() for s in [*signed, signed[0]]]),
+        what="attestBySig",
     )
     for ann in annotators:
         assert registry.functions.isAttested(task_id, ann.address, roots[ann.address], 5).call()
@@ -109,11 +115,16 @@ def run_lifecycle(chain: Chain) -> Outcome:
     tree = payout_tree(paid)
     chain.time_travel(2 * DAY + 1)
     oracle.call(
-        committee.functions.propose(task_id, tree.root, sum(paid.values()), b"\x03" * 32),
+        committee.functions.propose(
+            task_id, tree.root, sum(paid.values()), b"\x03" * 32, INPUTS_HASH
+        ),
         what="propose",
     )
     chain.time_travel(DAY + 1)
-    Sender(w3, chain.accounts[5]).call(committee.functions.finalize(task_id), what="finalize")
+    receipt = Sender(w3, chain.accounts[5]).call(
+        committee.functions.finalize(task_id), what="finalize"
+    )
+    (finalized,) = escrow.events.PayoutFinalized().process_receipt(receipt, errors=DISCARD)
     for index, (account, amount) in tree.entries():
         who = next(a for a in annotators if a.address == account)
         Sender(w3, who).call(
@@ -123,7 +134,16 @@ def run_lifecycle(chain: Chain) -> Outcome:
     before = int(token.functions.balanceOf(requester.address).call())
     requester.call(escrow.functions.refund(task_id), what="refund")
     refunded = int(token.functions.balanceOf(requester.address).call()) - before
-    return Outcome(chain, escrow, token, task_id, paid, refunded)
+    return Outcome(
+        chain,
+        escrow,
+        registry,
+        token,
+        task_id,
+        paid,
+        refunded,
+        int(finalized["args"]["claimDeadline"]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -219,12 +239,26 @@ def test_cast_reads_claims_and_task_state(anvil: Chain) -> None:
     window = cast(
         "call",
         escrow,
-        "payoutWindow(uint256)(uint8,uint128,uint64,uint32,uint32)",
+        "payoutWindow(uint256)(uint8,uint24,uint128,uint64,uint32,uint32)",
         str(out.task_id),
         url=url,
     ).splitlines()
     assert int(window[0]) == 3  # Status.Final
-    assert int(window[1].split()[0]) == 1_000 * TOKEN
+    assert int(window[1]) == 1  # rule set 1
+    assert int(window[2].split()[0]) == 1_000 * TOKEN
+    # the effective claim deadline (no pause: the one PayoutFinalized announced)
+    deadline = cast("call", escrow, "claimDeadline(uint256)(uint256)", str(out.task_id), url=url)
+    assert int(deadline.split()[0]) == out.claim_deadline
+    skipped = cast(
+        "logs",
+        "--address",
+        out.registry.address,
+        "AttestationSkipped(uint256 indexed,uint256 indexed,address indexed,bytes4)",
+        "--from-block",
+        "0",
+        url=url,
+    )
+    assert skipped.count("transactionHash") == 1
     held = cast("call", token, "balanceOf(address)(uint256)", escrow, url=url)
     assert int(held.split()[0]) == 0
     assert out.refunded == 100 * TOKEN
@@ -232,7 +266,7 @@ def test_cast_reads_claims_and_task_state(anvil: Chain) -> None:
     task = cast(
         "call",
         escrow,
-        "task(uint256)((bytes32,uint128,uint128,address,uint64,uint8,"
+        "task(uint256)((bytes32,uint128,uint128,address,uint64,uint8,uint24,"
         "uint128,uint64,uint32,uint32,address,uint64,uint32,uint128,bytes32,bytes32,"
         "bytes32))",
         str(out.task_id),
