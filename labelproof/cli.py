@@ -1250,6 +1250,15 @@ def relay_serve(
     serve(relay, host, port, log_level)
 
 
+# settlement: dispute, propose, watch, governance, arbitrate, stake (labelproof.cli_settlement).
+# Under `python -m labelproof.cli` this module is __main__: name it so that the import below
+# finds it instead of loading a second copy.
+sys.modules.setdefault("labelproof.cli", sys.modules[__name__])
+from labelproof.cli_settlement import register as _register_settlement  # noqa: E402
+
+_register_settlement(app)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the command line on `argv`; every error is one line on stderr."""
     args = list(sys.argv[1:] if argv is None else argv)
