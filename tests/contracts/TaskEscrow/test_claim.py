@@ -71,7 +71,7 @@ def test_claim_bit_is_per_task(escrow, tasks, annotator, rando):
 
 def test_claim_at_exactly_claim_deadline(escrow, final, tasks, annotator, pin_time, block_time):
     tid, tree = final
-    deadline = escrow.task(tid)["claimDeadline"]
+    deadline = escrow.claimDeadline(tid)
     amount, proof = tasks.leaf(tree, annotator)
     pin_time(deadline)
     tx = escrow.claim(tid, annotator, amount, proof, {"from": annotator})
@@ -92,6 +92,90 @@ def test_single_leaf_tree_with_empty_proof(escrow, token, tasks, annotator):
     held = token.balanceOf(escrow)
     escrow.claim(tid, annotator, BUDGET, [], {"from": annotator})
     assert token.balanceOf(escrow) == held - BUDGET
+
+
+# --------------------------------------------------------------------------------------------
+# paused time extends the claim period
+# --------------------------------------------------------------------------------------------
+
+
+def test_claim_deadline_view(escrow, final, tasks, block_time):
+    tid, _ = final
+    t = tasks.task(tid)
+    assert escrow.claimDeadline(tid) == t["claimBase"] + escrow.pausedTime()
+    assert escrow.pausedTime() == 0
+
+
+def test_pause_extends_the_claim_deadline(
+    escrow, token, final, tasks, annotator, guardian, pin_time, warp, reverts_with
+):
+    """A claim that the pause prevented gets the paused seconds back."""
+    tid, tree = final
+    deadline = escrow.claimDeadline(tid)
+    amount, proof = tasks.leaf(tree, annotator)
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 3 * 86_400)
+    escrow.unpause({"from": guardian})
+    assert escrow.pausedTime() == 3 * 86_400
+    assert escrow.claimDeadline(tid) == deadline + 3 * 86_400
+    pin_time(deadline + 3 * 86_400)
+    tx = escrow.claim(tid, annotator, amount, proof, {"from": annotator})
+    assert tx.events["Claimed"]["amount"] == amount
+
+
+def test_claim_period_over_after_the_extension(
+    escrow, final, tasks, annotator, guardian, pin_time, reverts_with
+):
+    tid, tree = final
+    deadline = escrow.claimDeadline(tid)
+    amount, proof = tasks.leaf(tree, annotator)
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 500)
+    escrow.unpause({"from": guardian})
+    pin_time(deadline + 501)
+    with reverts_with("ClaimPeriodOver", tid, deadline + 500):
+        escrow.claim(tid, annotator, amount, proof, {"from": annotator})
+
+
+def test_pause_that_ended_by_itself_extends_by_max_pause(
+    escrow, final, tasks, annotator, guardian, warp, pin_time
+):
+    """Nobody unpauses: the pause ends after maxPause and extends the deadline by exactly
+    that; claims work again without any transaction from the guardian."""
+    tid, tree = final
+    deadline = escrow.claimDeadline(tid)
+    max_pause = escrow.maxPause()
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    warp(start + max_pause + 86_400)
+    assert escrow.paused() is False
+    assert escrow.pausedTime() == max_pause
+    assert escrow.claimDeadline(tid) == deadline + max_pause
+    amount, proof = tasks.leaf(tree, annotator)
+    pin_time(deadline + max_pause)
+    escrow.claim(tid, annotator, amount, proof, {"from": annotator})
+    assert escrow.isClaimed(tid, annotator)
+
+
+def test_pause_before_finalization_does_not_extend(
+    escrow, tasks, annotator, rando, guardian, pin_time, block_time
+):
+    """Paused time that is over when a task becomes final does not lengthen its claim
+    period: only pauses during the period count."""
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 1_000)
+    escrow.unpause({"from": guardian})
+    tid, _ = tasks.final({annotator: 1, rando: 2})
+    finalized = tasks.chain[-1].timestamp
+    assert escrow.pausedTime() == 1_000
+    assert escrow.claimDeadline(tid) == finalized + tasks.task(tid)["claimPeriod"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,6 +201,17 @@ def test_not_final_when_cancelled(escrow, tasks, requester, annotator, reverts_w
         escrow.claim(tid, annotator, 1, [], {"from": annotator})
 
 
+def test_paused(escrow, final, tasks, annotator, guardian, reverts_with):
+    tid, tree = final
+    amount, proof = tasks.leaf(tree, annotator)
+    escrow.pause({"from": guardian})
+    with reverts_with("EnforcedPause"):
+        escrow.claim(tid, annotator, amount, proof, {"from": annotator})
+    with reverts_with("EnforcedPause"):  # before any other check
+        escrow.claim(999, annotator, 1, [], {"from": annotator})
+    assert not escrow.isClaimed(tid, annotator)
+
+
 def test_not_final_when_expired(escrow, tasks, requester, annotator, chain, reverts_with):
     tid = tasks.create()
     chain.sleep(10 * 86_400)
@@ -128,7 +223,7 @@ def test_not_final_when_expired(escrow, tasks, requester, annotator, chain, reve
 
 def test_claim_period_over(escrow, final, tasks, annotator, pin_time, reverts_with):
     tid, tree = final
-    deadline = escrow.task(tid)["claimDeadline"]
+    deadline = escrow.claimDeadline(tid)
     amount, proof = tasks.leaf(tree, annotator)
     pin_time(deadline + 1)
     with reverts_with("ClaimPeriodOver", tid, deadline):

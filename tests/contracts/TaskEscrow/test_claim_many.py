@@ -147,16 +147,47 @@ def test_not_final_in_batch(escrow, token, tasks, three, annotator, reverts_with
 
 def test_claim_period_over_in_batch(escrow, tasks, three, annotator, pin_time, reverts_with):
     tid = three["t2"][0]
-    deadline = escrow.task(tid)["claimDeadline"]
+    deadline = escrow.claimDeadline(tid)
     pin_time(deadline + 1)
-    with reverts_with(
-        "ClaimPeriodOver", three["t1"][0], escrow.task(three["t1"][0])["claimDeadline"]
-    ):
+    with reverts_with("ClaimPeriodOver", three["t1"][0], escrow.claimDeadline(three["t1"][0])):
         escrow.claimMany(
             annotator,
             [req(tasks, three["t1"], annotator), req(tasks, three["t2"], annotator)],
             {"from": annotator},
         )
+
+
+def test_paused(escrow, token, tasks, three, annotator, guardian, reverts_with):
+    balance = token.balanceOf(annotator)
+    escrow.pause({"from": guardian})
+    with reverts_with("EnforcedPause"):
+        escrow.claimMany(annotator, [req(tasks, three["t1"], annotator)], {"from": annotator})
+    with reverts_with("EnforcedPause"):  # before any other check
+        escrow.claimMany(annotator, [], {"from": annotator})
+    _assert_nothing_claimed(escrow, token, tasks, three, annotator, balance)
+
+
+def test_pause_extends_every_claim_period_in_a_batch(
+    escrow, usd, token, tasks, three, annotator, guardian, pin_time, reverts_with
+):
+    """After a pause of 2 days, the batch goes through 2 days past the latest original
+    deadline; one second later it is over."""
+    deadlines = [escrow.claimDeadline(three[n][0]) for n in ("t1", "t2", "t3")]
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 2 * DAY)
+    escrow.unpause({"from": guardian})
+    assert [escrow.claimDeadline(three[n][0]) for n in ("t1", "t2", "t3")] == [
+        d + 2 * DAY for d in deadlines
+    ]
+    claims = [req(tasks, three[n], annotator) for n in ("t1", "t2", "t3")]
+    pin_time(min(deadlines) + 2 * DAY)
+    tx = escrow.claimMany(annotator, claims[:2], {"from": annotator})
+    assert len(tx.events["Claimed"]) == 2
+    pin_time(deadlines[2] + 2 * DAY + 1)
+    with reverts_with("ClaimPeriodOver", three["t3"][0], deadlines[2] + 2 * DAY):
+        escrow.claimMany(annotator, claims[2:], {"from": annotator})
 
 
 def test_already_claimed_before(escrow, token, tasks, three, annotator, reverts_with):

@@ -4,6 +4,7 @@ import pytest
 from brownie import NoReturnToken
 
 DAY = 86_400
+HOUR = 3_600
 BUDGET = 1_000 * 10**18
 SPEC = b"\x01" * 32
 GOLD = b"\x02" * 32
@@ -45,8 +46,9 @@ def test_create_stores_task_and_pulls_budget(escrow, registry, token, requester,
         "claimed": 0,
         "payoutTotal": 0,
         "token": token.address,
-        "claimDeadline": 0,
+        "claimBase": 0,
         "status": S.FUNDED,
+        "rulesId": 1,
         "budget": BUDGET,
         "revealDeadline": p[3],
         "challengePeriod": p[4],
@@ -60,6 +62,7 @@ def test_create_stores_task_and_pulls_budget(escrow, registry, token, requester,
         "reportHash": "0x" + "00" * 32,
     }
     assert escrow.oracleDeadline(1) == p[3] + p[6]
+    assert escrow.claimDeadline(1) == 0  # only a Final task has one
     assert tuple(escrow.refundable(1)) == (0, K.UNALLOCATED)
     assert tuple(registry.window(1)) == (p[2], True)
     assert registry.hasAttestations(1) is False
@@ -104,29 +107,41 @@ def test_ids_count_up_and_tasks_are_independent(escrow, token, usd, requester, r
     assert escrow.task(4)["status"] == 0  # unknown ids read as zero
 
 
-def test_zero_gold_commitment_and_zero_challenge_period_are_allowed(
-    escrow, token, requester, chain
-):
-    token.approve(escrow, BUDGET, {"from": requester})
-    p = _params(chain.time(), challenge=0, timeout=1, gold=b"\x00" * 32)
+def test_zero_gold_commitment_and_periods_at_the_floors(escrow, token, requester, chain):
+    """The floors of rule set 1 on a local chain: challenge 1 h, claim 1 d, proposal window
+    1 d. An oracle timeout shorter than the challenge period is fine (v2: once a proposal is
+    pending there is no oracle deadline)."""
+    token.approve(escrow, 2 * BUDGET, {"from": requester})
+    p = _params(chain.time(), challenge=HOUR, claim=DAY, timeout=DAY, gold=b"\x00" * 32)
     escrow.createTask(token, BUDGET, p, {"from": requester})
     t = escrow.task(1)
-    assert t["challengePeriod"] == 0 and t["oracleTimeout"] == 1
+    assert (t["challengePeriod"], t["claimPeriod"], t["oracleTimeout"]) == (HOUR, DAY, DAY)
     assert t["goldCommitment"] == "0x" + "00" * 32
+    p = _params(chain.time(), challenge=2 * DAY, timeout=DAY)
+    escrow.createTask(token, BUDGET, p, {"from": requester})
+    assert escrow.task(2)["challengePeriod"] == 2 * DAY
 
 
 def test_boundaries_accepted(escrow, token, requester, chain, pin_time, block_time):
-    """annotationDeadline = now + 1, revealDeadline = annotationDeadline + 1,
-    oracleTimeout = challengePeriod + 1, claimPeriod = 1 and the largest budget."""
+    """annotationDeadline = now + 1, revealDeadline = annotationDeadline + 1, every period at
+    its floor and the largest budget and periods."""
     big = 2**128 - 1
     token.mint(requester, big, {"from": requester})
     token.approve(escrow, big, {"from": requester})
     now = chain.time() + 50
     pin_time(now)
-    p = (SPEC, GOLD, now + 1, now + 2, 10, 1, 11)
+    p = (SPEC, GOLD, now + 1, now + 2, HOUR, DAY, DAY)
     tx = escrow.createTask(token, big, p, {"from": requester})
     assert block_time(tx) == now
     assert escrow.task(1)["budget"] == big
+    token.mint(requester, 1, {"from": requester})
+    token.approve(escrow, 1, {"from": requester})
+    top = 2**32 - 1
+    escrow.createTask(
+        token, 1, (SPEC, GOLD, now + 10, now + 20, top, top, top), {"from": requester}
+    )
+    t = escrow.task(2)
+    assert (t["challengePeriod"], t["claimPeriod"], t["oracleTimeout"]) == (top, top, top)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,20 +192,36 @@ def test_invalid_deadlines(
 
 
 @pytest.mark.parametrize(
-    "challenge, claim, timeout",
-    [(DAY, 0, 7 * DAY), (DAY, 30 * DAY, DAY), (2 * DAY, 30 * DAY, DAY), (0, 30 * DAY, 0)],
+    "challenge, claim, timeout, error",
+    [
+        (HOUR - 1, 30 * DAY, 7 * DAY, ("challengePeriod", HOUR - 1, HOUR)),
+        (0, 30 * DAY, 7 * DAY, ("challengePeriod", 0, HOUR)),
+        (DAY, DAY - 1, 7 * DAY, ("claimPeriod", DAY - 1, DAY)),
+        (DAY, 0, 7 * DAY, ("claimPeriod", 0, DAY)),
+        (DAY, 30 * DAY, DAY - 1, ("oracleTimeout", DAY - 1, DAY)),
+        (DAY, 30 * DAY, 0, ("oracleTimeout", 0, DAY)),
+        (0, 0, 0, ("challengePeriod", 0, HOUR)),  # checked in this order
+        (DAY, 0, 0, ("claimPeriod", 0, DAY)),
+    ],
     ids=[
-        "zero-claim-period",
-        "timeout-equals-challenge",
-        "timeout-below-challenge",
+        "challenge-below",
+        "zero-challenge",
+        "claim-below",
+        "zero-claim",
+        "timeout-below",
         "zero-timeout",
+        "all-zero",
+        "claim-before-timeout",
     ],
 )
-def test_invalid_periods(escrow, token, requester, chain, reverts_with, challenge, claim, timeout):
+def test_period_below_floor(
+    escrow, token, requester, chain, reverts_with, challenge, claim, timeout, error
+):
     token.approve(escrow, BUDGET, {"from": requester})
     p = _params(chain.time(), challenge=challenge, claim=claim, timeout=timeout)
-    with reverts_with("InvalidPeriods", challenge, claim, timeout):
+    with reverts_with("PeriodBelowFloor", *error):
         escrow.createTask(token, BUDGET, p, {"from": requester})
+    assert escrow.taskCount() == 0
 
 
 def test_check_order_token_before_budget_before_spec(escrow, rando, requester, chain, reverts_with):
@@ -361,7 +392,7 @@ def test_with_permit_validates_like_create(escrow, token, signer, chain, permit,
             {"from": acct},
         )
     p = _params(chain.time(), claim=0)
-    with reverts_with("InvalidPeriods", p[4], 0, p[6]):
+    with reverts_with("PeriodBelowFloor", "claimPeriod", 0, DAY):
         escrow.createTaskWithPermit(token, BUDGET, p, deadline, v, r, s, {"from": acct})
     # every failure rolled the permit back with it
     assert token.nonces(acct) == 0 and token.allowance(acct, escrow) == 0
@@ -404,18 +435,21 @@ def test_mock_token_permit_domain(token, chain, permit):
 
 
 def test_views(escrow, registry, committee, token, requester, chain, S):
-    assert escrow.version() == "1.0.0"
+    assert escrow.version() == "2.0.0"
     assert escrow.registry() == registry
     assert escrow.committee() == committee
     assert escrow.taskCount() == 0
     assert escrow.task(1)["status"] == S.NONE
-    assert tuple(escrow.payoutWindow(1)) == (S.NONE, 0, 0, 0, 0)
+    assert tuple(escrow.payoutWindow(1)) == (S.NONE, 0, 0, 0, 0, 0)
     assert escrow.isClaimed(1, requester) is False
+    assert escrow.maxPause() == 7 * DAY
+    assert escrow.pausedTime() == 0
+    assert escrow.paused() is False
 
     token.approve(escrow, BUDGET, {"from": requester})
     p = _params(chain.time())
     escrow.createTask(token, BUDGET, p, {"from": requester})
-    assert tuple(escrow.payoutWindow(1)) == (S.FUNDED, BUDGET, p[3], p[4], p[6])
+    assert tuple(escrow.payoutWindow(1)) == (S.FUNDED, 1, BUDGET, p[3], p[4], p[6])
 
 
 def test_unknown_task_views(escrow, reverts_with):
@@ -423,15 +457,25 @@ def test_unknown_task_views(escrow, reverts_with):
         escrow.oracleDeadline(1)
     with reverts_with("UnknownTask", 1):
         escrow.refundable(1)
+    with reverts_with("UnknownTask", 1):
+        escrow.claimDeadline(1)
+
+
+def test_admin_is_the_timelock(escrow, suite, admin, guardian, ROLE):
+    assert escrow.hasRole(ROLE.ADMIN, suite.timelock)
+    assert not escrow.hasRole(ROLE.ADMIN, admin)
+    assert escrow.hasRole(ROLE.GUARDIAN, guardian)
+    assert escrow.getRoleAdmin(ROLE.GUARDIAN) == "0x" + ROLE.ADMIN.hex()
 
 
 def test_constructor(registry, committee, admin, guardian, ROLE):
     from brownie import TaskEscrow
 
-    e = TaskEscrow.deploy(registry, committee, admin, guardian, {"from": admin})
+    e = TaskEscrow.deploy(registry, committee, admin, guardian, 3600, {"from": admin})
     assert e.hasRole(ROLE.ADMIN, admin) and e.hasRole(ROLE.GUARDIAN, guardian)
     assert not e.hasRole(ROLE.GUARDIAN, admin)
-    e = TaskEscrow.deploy(registry, committee, admin, "0x" + "00" * 20, {"from": admin})
+    assert e.maxPause() == 3600
+    e = TaskEscrow.deploy(registry, committee, admin, "0x" + "00" * 20, 1, {"from": admin})
     assert not e.hasRole(ROLE.GUARDIAN, "0x" + "00" * 20)
     assert e.paused() is False
 
@@ -443,4 +487,11 @@ def test_constructor_zero_address(registry, committee, admin, guardian, which, r
     args = [registry.address, committee.address, admin.address]
     args[which] = "0x" + "00" * 20
     with reverts_with("ZeroAddress"):
-        TaskEscrow.deploy(*args, guardian, {"from": admin})
+        TaskEscrow.deploy(*args, guardian, 3600, {"from": admin})
+
+
+def test_constructor_zero_max_pause(registry, committee, admin, guardian, reverts_with):
+    from brownie import TaskEscrow
+
+    with reverts_with("InvalidMaxPause"):
+        TaskEscrow.deploy(registry, committee, admin, guardian, 0, {"from": admin})

@@ -1,10 +1,13 @@
-"""TaskEscrow.pause / unpause: creation and claims stop, refunds and the rest go on."""
+"""TaskEscrow.pause / unpause: bounded (a pause ends by itself after maxPause), a cooldown as
+long before the next one; creation and claims stop, paused time extends claim periods, refunds
+and the rest go on."""
 
 import pytest
 
 E18 = 10**18
 BUDGET = 1_000 * E18
 DAY = 86_400
+MAX_PAUSE = 7 * DAY  # local-chain default of the deploy
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +20,76 @@ def funded(tasks):
     return tasks.create()
 
 
-def test_pause_and_unpause(escrow, guardian):
+@pytest.fixture
+def start(chain, pin_time):
+    """A fixed time a little ahead for the next transaction (returned)."""
+    t = chain[-1].timestamp + 10
+    pin_time(t)
+    return t
+
+
+def test_pause_and_unpause(escrow, guardian, start, pin_time, block_time):
+    assert escrow.maxPause() == MAX_PAUSE
     assert escrow.paused() is False
     tx = escrow.pause({"from": guardian})
+    assert block_time(tx) == start
+    ev = tx.events["Paused"]
+    assert (ev["guardian"], ev["until"]) == (guardian, start + MAX_PAUSE)
     assert escrow.paused() is True
-    assert tx.events["Paused"]["account"] == guardian
+
+    pin_time(start + 1_234)
     tx = escrow.unpause({"from": guardian})
+    ev = tx.events["Unpaused"]
+    assert (ev["guardian"], ev["pausedSeconds"]) == (guardian, 1_234)
     assert escrow.paused() is False
-    assert tx.events["Unpaused"]["account"] == guardian
+    assert escrow.pausedTime() == 1_234
+
+
+def test_paused_time_runs_during_a_pause(escrow, guardian, start, warp):
+    escrow.pause({"from": guardian})
+    warp(start + 600)
+    assert escrow.pausedTime() == 600
+    warp(start + MAX_PAUSE + 5 * DAY)
+    assert escrow.pausedTime() == MAX_PAUSE  # capped at the maximum
+
+
+def test_pause_ends_by_itself(
+    escrow, token, tasks, guardian, requester, chain, start, pin_time, warp, reverts_with
+):
+    escrow.pause({"from": guardian})
+    warp(start + MAX_PAUSE - 1)
+    assert escrow.paused() is True
+    warp(start + MAX_PAUSE)
+    assert escrow.paused() is False
+    assert escrow.pausedTime() == MAX_PAUSE
+    # creation works again without anyone unpausing, and there is nothing left to unpause
+    token.approve(escrow, BUDGET, {"from": requester})
+    escrow.createTask(token, BUDGET, tasks.params(chain), {"from": requester})
+    with reverts_with("ExpectedPause"):
+        escrow.unpause({"from": guardian})
+
+
+def test_paused_time_adds_up_over_pauses(escrow, guardian, start, pin_time, warp):
+    escrow.pause({"from": guardian})
+    pin_time(start + 100)
+    escrow.unpause({"from": guardian})
+    second = start + 100 + MAX_PAUSE
+    pin_time(second)
+    escrow.pause({"from": guardian})  # right at the end of the cooldown
+    warp(second + MAX_PAUSE + 50)  # ends by itself
+    assert escrow.pausedTime() == 100 + MAX_PAUSE
+    third = second + 2 * MAX_PAUSE
+    pin_time(third)
+    escrow.pause({"from": guardian})
+    pin_time(third + 7)
+    tx = escrow.unpause({"from": guardian})
+    assert tx.events["Unpaused"]["pausedSeconds"] == 7
+    assert escrow.pausedTime() == 100 + MAX_PAUSE + 7
+
+
+# --------------------------------------------------------------------------------------------
+# reverts
+# --------------------------------------------------------------------------------------------
 
 
 def test_pause_twice(escrow, guardian, reverts_with):
@@ -38,7 +103,46 @@ def test_unpause_when_not_paused(escrow, guardian, reverts_with):
         escrow.unpause({"from": guardian})
 
 
-@pytest.mark.parametrize("who", ["admin", "oracle", "requester", "annotator", "rando"])
+def test_cooldown_after_unpause(escrow, guardian, start, pin_time, reverts_with):
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 60)
+    escrow.unpause({"from": guardian})
+    available = start + 60 + MAX_PAUSE
+    pin_time(available - 1)
+    with reverts_with("PauseCooldown", available):
+        escrow.pause({"from": guardian})
+    pin_time(available)
+    escrow.pause({"from": guardian})
+    assert escrow.paused()
+
+
+def test_cooldown_after_a_pause_that_ended_by_itself(
+    escrow, guardian, start, pin_time, reverts_with
+):
+    escrow.pause({"from": guardian})
+    ended = start + MAX_PAUSE
+    available = ended + MAX_PAUSE
+    pin_time(available - 1)
+    with reverts_with("PauseCooldown", available):
+        escrow.pause({"from": guardian})
+    pin_time(available)
+    escrow.pause({"from": guardian})
+    assert escrow.paused()
+
+
+def test_another_guardian_shares_the_cooldown(
+    escrow, gov, guardian, rando, block_time, reverts_with, ROLE
+):
+    """The cooldown is the escrow's, not per guardian: a second guardian cannot chain pauses."""
+    gov.call(escrow, "grantRole", ROLE.GUARDIAN, rando)
+    escrow.pause({"from": guardian})
+    ended = block_time(escrow.unpause({"from": guardian}))
+    with reverts_with("PauseCooldown", ended + MAX_PAUSE):
+        escrow.pause({"from": rando})
+
+
+@pytest.mark.parametrize("who", ["admin", "oracle", "requester", "annotator", "rando", "arbiter"])
 def test_only_guardian(escrow, who, request, guardian, reverts_ac, ROLE):
     caller = request.getfixturevalue(who)
     with reverts_ac(caller, ROLE.GUARDIAN):
@@ -48,10 +152,14 @@ def test_only_guardian(escrow, who, request, guardian, reverts_ac, ROLE):
         escrow.unpause({"from": caller})
 
 
-def test_new_guardian_granted_by_admin(escrow, admin, guardian, rando, ROLE, reverts_ac):
-    escrow.grantRole(ROLE.GUARDIAN, rando, {"from": admin})
+def test_guardians_are_granted_by_the_timelock(
+    escrow, gov, suite, admin, guardian, rando, ROLE, reverts_ac
+):
+    with reverts_ac(admin, ROLE.ADMIN):
+        escrow.grantRole(ROLE.GUARDIAN, rando, {"from": admin})
+    gov.call(escrow, "grantRole", ROLE.GUARDIAN, rando)
     escrow.pause({"from": rando})
-    escrow.revokeRole(ROLE.GUARDIAN, rando, {"from": admin})
+    gov.call(escrow, "revokeRole", ROLE.GUARDIAN, rando)
     with reverts_ac(rando, ROLE.GUARDIAN):
         escrow.unpause({"from": rando})
     escrow.unpause({"from": guardian})
@@ -99,18 +207,22 @@ def test_claim_paused(escrow, token, tasks, final, annotators, guardian, reverts
     assert token.balanceOf(annotators[0]) == before + amount
 
 
-def test_pause_does_not_extend_claim_deadline(
-    escrow, tasks, final, annotators, guardian, chain, reverts_with, warp
+def test_pause_over_the_claim_deadline_gives_the_time_back(
+    escrow, tasks, final, annotators, guardian, pin_time, warp, reverts_with
 ):
-    """Claims that could not be made while paused are not given extra time."""
+    """Claims that could not be made while paused get the paused time back: a guardian can
+    delay pay, not make it lapse."""
     tid, tree = final
-    deadline = escrow.task(tid)["claimDeadline"]
+    deadline = escrow.claimDeadline(tid)
+    pin_time(deadline - 10)
     escrow.pause({"from": guardian})
-    warp(deadline + 1)
+    pin_time(deadline + 5 * DAY)
     escrow.unpause({"from": guardian})
+    assert escrow.claimDeadline(tid) == deadline + 5 * DAY + 10
     amount, proof = tasks.leaf(tree, annotators[0])
-    with reverts_with("ClaimPeriodOver", tid, deadline):
-        escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
+    pin_time(deadline + 5 * DAY + 10)
+    escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
+    assert escrow.isClaimed(tid, annotators[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +230,7 @@ def test_pause_does_not_extend_claim_deadline(
 # --------------------------------------------------------------------------------------------
 
 
-def test_refund_not_paused(escrow, token, final, requester, guardian, K):
+def test_unallocated_refund_not_paused(escrow, token, final, requester, guardian, K):
     tid, _ = final
     escrow.pause({"from": guardian})
     before = token.balanceOf(requester)
@@ -127,9 +239,11 @@ def test_refund_not_paused(escrow, token, final, requester, guardian, K):
     assert token.balanceOf(requester) == before + 700 * E18
 
 
-def test_oracle_timeout_refund_not_paused(escrow, funded, requester, guardian, chain, K, warp):
+def test_oracle_timeout_refund_not_paused(escrow, funded, requester, guardian, K, warp):
+    warp(escrow.oracleDeadline(funded) - DAY)
     escrow.pause({"from": guardian})
     warp(escrow.oracleDeadline(funded) + 1)
+    assert escrow.paused()
     tx = escrow.refund(funded, {"from": requester})
     assert tx.events["Refunded"]["kind"] == K.ORACLE_TIMEOUT
 
@@ -140,10 +254,15 @@ def test_cancel_not_paused(escrow, funded, requester, guardian, S):
     assert escrow.task(funded)["status"] == S.CANCELLED
 
 
-def test_attest_and_payout_not_paused(escrow, registry, tasks, annotator, guardian, S):
+def test_attest_propose_veto_and_finalize_not_paused(
+    escrow, committee, registry, tasks, annotator, guardian, S
+):
     tid = tasks.create()
     escrow.pause({"from": guardian})
     registry.attest(tid, b"\x11" * 32, 4, {"from": annotator})
+    tasks.propose(tid, b"\x0a" * 32, 1)
+    committee.veto(tid, "no", {"from": guardian})
     tree, _ = tasks.finalize(tid, {annotator: 5 * E18})
+    assert escrow.paused()
     assert escrow.task(tid)["status"] == S.FINAL
     assert escrow.task(tid)["payoutRoot"] == tree.root

@@ -38,7 +38,8 @@ def test_records_final_payout(escrow, funded, as_committee, pin_time, block_time
     assert t["payoutRoot"] == "0x" + ROOT.hex()
     assert t["payoutTotal"] == 600 * E18
     assert t["reportHash"] == "0x" + REPORT.hex()
-    assert t["claimDeadline"] == claim_deadline
+    assert t["claimBase"] == claim_deadline  # nothing paused so far
+    assert escrow.claimDeadline(funded) == claim_deadline
     assert t["claimed"] == 0 and t["refunded"] == 0
     assert tuple(escrow.refundable(funded)) == (400 * E18, K.UNALLOCATED)
     ev = tx.events["PayoutFinalized"]
@@ -66,6 +67,47 @@ def test_at_exactly_oracle_deadline(escrow, funded, as_committee, pin_time, S):
     pin_time(deadline)
     escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
     assert escrow.task(funded)["status"] == S.FINAL
+
+
+def test_after_the_oracle_deadline(escrow, funded, as_committee, pin_time, block_time, S):
+    """v2: the escrow no longer checks the oracle deadline (the committee enforces its own:
+    a first proposal in time, then no deadline)."""
+    ts = escrow.oracleDeadline(funded) + 30 * DAY
+    pin_time(ts)
+    tx = escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
+    assert block_time(tx) == ts
+    assert escrow.task(funded)["status"] == S.FINAL
+    assert escrow.claimDeadline(funded) == ts + 30 * DAY
+
+
+def test_earlier_pauses_do_not_count(
+    escrow, funded, guardian, as_committee, pin_time, block_time, tasks
+):
+    """claimBase is the deadline minus the paused time so far, so only later pauses move it."""
+    start = tasks.chain[-1].timestamp + 10
+    pin_time(start)
+    escrow.pause({"from": guardian})
+    pin_time(start + 700)
+    escrow.unpause({"from": guardian})
+    ts = _past_reveal(escrow, funded, pin_time)
+    escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
+    assert escrow.task(funded)["claimBase"] == ts + 30 * DAY - 700
+    assert escrow.claimDeadline(funded) == ts + 30 * DAY
+
+
+def test_during_a_pause(escrow, funded, guardian, as_committee, pin_time, warp, block_time, S):
+    """Finalizing goes on during a pause; the rest of the running pause extends the new claim
+    period (claims cannot start before the pause ends)."""
+    reveal = escrow.task(funded)["revealDeadline"]
+    pin_time(reveal - 50)
+    escrow.pause({"from": guardian})
+    pin_time(reveal + 1)
+    tx = escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
+    assert tx.events["PayoutFinalized"]["claimDeadline"] == reveal + 1 + 30 * DAY
+    assert escrow.task(funded)["status"] == S.FINAL
+    pin_time(reveal + 1 + 400)
+    escrow.unpause({"from": guardian})
+    assert escrow.claimDeadline(funded) == reveal + 1 + 30 * DAY + 400
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,13 +143,6 @@ def test_reveal_window_open(escrow, funded, as_committee, pin_time, reverts_with
 def test_reveal_window_open_during_annotation(escrow, funded, as_committee, reverts_with):
     reveal = escrow.task(funded)["revealDeadline"]
     with reverts_with("RevealWindowOpen", funded, reveal):
-        escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
-
-
-def test_oracle_timed_out(escrow, funded, as_committee, pin_time, reverts_with):
-    deadline = escrow.oracleDeadline(funded)
-    pin_time(deadline + 1)
-    with reverts_with("OracleTimedOut", funded, deadline):
         escrow.recordPayout(funded, ROOT, 1, REPORT, as_committee)
 
 
