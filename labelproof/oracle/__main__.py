@@ -1,4 +1,5 @@
-"""``python -m labelproof.oracle serve|repropose``: run the oracle, or approve a re-proposal."""
+"""``python -m labelproof.oracle serve|repropose``: run the oracle, or approve a round it holds
+back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 from labelproof.chain import ChainError
+from labelproof.oracle.records import DEFAULT_GOLD_GRACE
+from labelproof.oracle.scheduler import MAX_AUTO_RESTARTS
 from labelproof.oracle.service import (
     DB_FILE,
     KEY_ENV,
@@ -37,11 +40,36 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--start-block", type=int, help="first block to follow (default: deployment)")
     s.add_argument("--chunk-size", type=int, default=2_000, help="blocks per eth_getLogs")
     s.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    s.add_argument(
+        "--gold-grace",
+        type=int,
+        default=DEFAULT_GOLD_GRACE,
+        metavar="SECONDS",
+        help="how long after a task's reveal deadline the requester may still reveal the gold "
+        f"set (default {DEFAULT_GOLD_GRACE} s = 1 h; capped at half the task's oracle timeout). "
+        "After it the oracle scores the task WITHOUT gold, its report and inputs bundle say the "
+        "gold set was withheld, and a later gold reveal is refused (409). Use the same value "
+        "on every oracle of a committee.",
+    )
+    s.add_argument(
+        "--max-auto-restarts",
+        type=int,
+        default=MAX_AUTO_RESTARTS,
+        help="split votes: how many times per task a round may have been restarted before "
+        "this oracle restarts another one only with an operator's approval (default "
+        f"{MAX_AUTO_RESTARTS})",
+    )
     s.add_argument("--log-level", default="info")
 
-    r = sub.add_parser("repropose", help="after a veto: allow proposing again for a task")
+    r = sub.add_parser(
+        "repropose",
+        help="approve a round the oracle holds back: propose a payout an arbitrator ruled "
+        "wrong, or restart a split round past --max-auto-restarts",
+    )
     r.add_argument("--task", type=int, required=True)
-    r.add_argument("--round", type=int, help="round to allow (default: the latest veto's)")
+    r.add_argument(
+        "--round", type=int, help="round to allow (default: the latest round the database knows)"
+    )
     r.add_argument("--data-dir", type=Path, help="the oracle's data directory")
     r.add_argument("--db-url", help="sqlite:///path (instead of --data-dir)")
     return parser
@@ -68,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                     chunk_size=args.chunk_size,
                     max_body_bytes=args.max_body_bytes,
                     log_level=args.log_level,
+                    gold_grace=args.gold_grace,
+                    max_auto_restarts=args.max_auto_restarts,
                 )
             )
             return 0

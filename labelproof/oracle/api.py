@@ -1,4 +1,16 @@
-"""The oracle's HTTP API (FastAPI): specs, reveals and gold in; reports, trees and proofs out.
+"""The oracle's HTTP API (FastAPI): specs, reveals and gold in; reports, bundles, trees and
+proofs out.
+
+Published per task once scored (the latest round scored):
+
+* ``GET /tasks/{id}/bundle``: the canonical inputs bundle (records.py describes its fields),
+  ``application/json``; its exact bytes hash (keccak256) to the ``inputsHash`` the oracle
+  proposes on chain (header ``X-Inputs-Hash``). Stored, and so served, before the proposal is
+  signed.
+* ``GET /bundles/{inputsHash}``: the same bytes looked up by their hash (any round or task this
+  oracle scored); 404 if this oracle published no such bundle.
+* ``GET /tasks/{id}/report``: the report bytes (keccak256 = reportHash); ``/tree``, ``/proof``;
+  ``GET /tasks/{id}/reveals``: the bundle's JSON plus ``round``, ``report_hash``, ``inputs_hash``.
 
 Every submission is checked against the chain before anything is stored, and a rejected one
 changes nothing. Errors are JSON ``{"error": "<one line saying what is wrong>"}``.
@@ -14,10 +26,12 @@ Status codes:
 * 404 unknown task (not on chain), or a report, tree, proof or published reveals that do not
   exist yet.
 * 409 the request is valid but the task's state refuses it: the reveal window is closed (chain
-  time is past the reveal deadline, or this oracle has already sealed the reveals for scoring),
-  the spec is not registered yet (reveals and gold are checked against it), the task has no
-  gold commitment, or the annotator already revealed a different label set and this one does
-  not match a newer attestation.
+  time is past the reveal deadline as the escrow now has it, early closes included, or this
+  oracle has already sealed the reveals for scoring), the gold deadline has passed (chain time
+  past the reveal deadline plus the oracle's gold grace: the task is scored without gold and
+  the report says the gold set was withheld), the spec is not registered yet (reveals and gold
+  are checked against it), the task has no gold commitment, or the annotator already revealed
+  a different label set and this one does not match a newer attestation.
 
 A reveal after the deadline is 409 rather than 422: nothing in the request is wrong, it came
 too late for the task's state, and the same body would have been accepted earlier.
@@ -42,7 +56,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelproof.merkle import StandardMerkleTree
 from labelproof.oracle.onchain import OracleChain
 from labelproof.oracle.records import (
+    DEFAULT_GOLD_GRACE,
+    GOLD_NONE,
+    GOLD_REVEALED,
+    GOLD_WITHHELD,
     RevealError,
+    gold_deadline,
     parse_labels,
     parse_salt,
     receipt_of,
@@ -94,10 +113,18 @@ class ApiContext:
     oracle: str
     max_body_bytes: int = 1_000_000
     status: ServiceStatus = field(default_factory=ServiceStatus)
+    gold_grace: int = DEFAULT_GOLD_GRACE
 
 
 # Module level: with postponed annotations FastAPI resolves parameter types by name here.
 TaskId = Annotated[int, Path(description="the escrow's task id", ge=0)]
+InputsHash = Annotated[
+    str,
+    Path(
+        description="keccak256 of the bundle bytes: 0x followed by 64 hex digits",
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+    ),
+]
 
 
 # -- request bodies
@@ -269,6 +296,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             "synced_block": s.synced_block,
             "last_tick": s.last_tick,
             "last_error": s.last_error,
+            "gold_grace": ctx.gold_grace,
         }
 
     @app.get("/tasks/{task_id}", summary="what this oracle holds and does for a task")
@@ -277,16 +305,37 @@ def create_app(ctx: ApiContext) -> FastAPI:
         with ctx.store.read() as tx:
             state = tx.state(task_id)
             proposals = tx.proposals(task_id)
+            report = tx.report(task_id)
+            gold_revealed = tx.gold(task_id) is not None
+            if report is not None:
+                gold_status = report.gold_status
+            elif not task.has_gold:
+                gold_status = GOLD_NONE
+            elif gold_revealed:
+                gold_status = GOLD_REVEALED
+            else:
+                gold_status = GOLD_WITHHELD if state.sealed_at is not None else "awaiting"
             return {
                 "task_id": task_id,
+                "rules_id": task.rules_id,
+                "annotation_deadline": task.annotation_deadline,
                 "reveal_deadline": task.reveal_deadline,
+                "oracle_deadline": task.oracle_deadline,
                 "spec_registered": tx.spec(task_id) is not None,
                 "reveals": len(tx.reveals(task_id)),
                 "gold_required": task.has_gold,
-                "gold_revealed": tx.gold(task_id) is not None,
+                "gold_revealed": gold_revealed,
+                "gold_grace": ctx.gold_grace,
+                "gold_deadline": (
+                    gold_deadline(task.reveal_deadline, task.oracle_timeout, ctx.gold_grace)
+                    if task.has_gold
+                    else None
+                ),
+                "gold_status": gold_status,
                 "sealed": state.sealed_at is not None,
                 "note": state.note,
                 "operator_round": state.operator_round,
+                "inputs_hash": None if report is None else report.inputs_hash,
                 "proposals": [
                     {
                         "round": p.round,
@@ -294,6 +343,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                         "root": p.root,
                         "total": None if p.total is None else str(p.total),
                         "report_hash": p.report_hash,
+                        "inputs_hash": p.inputs_hash,
                         "tx_hash": p.tx_hash,
                         "note": p.note,
                     }
@@ -347,7 +397,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="reveal an annotator's labels and salts (checked against its attestation)",
     )
     def post_reveal(task_id: TaskId, body: RevealIn, response: Response) -> dict[str, Any]:
-        task = load_task(task_id)
+        load_task(task_id)
         if not is_address(body.annotator):
             raise ApiError(422, f"annotator {body.annotator!r} is not an address")
         annotator = to_checksum_address(body.annotator)
@@ -361,10 +411,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
         except SpecError as exc:
             raise ApiError(422, f"invalid reveal: {exc}") from None
         block, now = ctx.chain.head()
-        if now > task.reveal_deadline:
+        # The escrow's deadline at this block, not the stored one: an early close moves it up,
+        # and the follower may not have seen that yet.
+        reveal_deadline = ctx.chain.payout_window(task_id, block).reveal_deadline
+        if now > reveal_deadline:
             raise ApiError(
                 409,
-                f"the reveal window of task {task_id} closed at {task.reveal_deadline} "
+                f"the reveal window of task {task_id} closed at {reveal_deadline} "
                 f"(chain time is {now})",
             )
         chain_id, escrow = ctx.chain.chain_id, ctx.chain.escrow.address
@@ -449,9 +502,31 @@ def create_app(ctx: ApiContext) -> FastAPI:
             spec.check_labels(body.gold, "gold")
         except SpecError as exc:
             raise ApiError(422, f"invalid gold set: {exc}") from None
+        block, now = ctx.chain.head()
+        window = ctx.chain.payout_window(task_id, block)
+        deadline = gold_deadline(window.reveal_deadline, window.oracle_timeout, ctx.gold_grace)
+        withheld = (
+            f"the task is scored without gold and its report and inputs bundle say the gold "
+            f"set was withheld (the gold deadline is the reveal deadline "
+            f"{window.reveal_deadline} plus this oracle's gold grace of {ctx.gold_grace} s, at "
+            "most half the oracle timeout)"
+        )
         with ctx.store.write() as tx:
             if tx.gold(task_id) is not None:
                 response.status_code = 200  # the commitment admits one opening: idempotent
+            elif tx.state(task_id).sealed_at is not None:
+                raise ApiError(
+                    409,
+                    f"too late to reveal the gold set of task {task_id}: the gold deadline "
+                    f"{deadline} passed and this oracle has sealed the task for scoring; "
+                    + withheld,
+                )
+            elif now > deadline:
+                raise ApiError(
+                    409,
+                    f"too late to reveal the gold set of task {task_id}: the gold deadline "
+                    f"{deadline} passed (chain time is {now}); " + withheld,
+                )
             else:
                 tx.add_gold(
                     GoldRow(task_id, gold_bytes.decode("utf-8"), "0x" + salt.hex(), time.time())
@@ -482,6 +557,36 @@ def create_app(ctx: ApiContext) -> FastAPI:
             },
         )
 
+    @app.get(
+        "/tasks/{task_id}/bundle",
+        summary="the inputs bundle: its exact bytes hash (keccak256) to the proposed inputsHash",
+    )
+    def get_bundle(task_id: TaskId) -> Response:
+        report = load_report(task_id)
+        return Response(
+            content=report.bundle,
+            media_type="application/json",
+            headers={
+                "X-Inputs-Hash": report.inputs_hash,
+                "X-Report-Hash": report.report_hash,
+                "X-Round": str(report.round),
+            },
+        )
+
+    @app.get(
+        "/bundles/{inputs_hash}",
+        summary="an inputs bundle by its keccak256 (the inputsHash of a proposal)",
+    )
+    def get_bundle_by_hash(inputs_hash: InputsHash) -> Response:
+        wanted = inputs_hash.lower()
+        with ctx.store.read() as tx:
+            bundle = tx.bundle(wanted)
+        if bundle is None:
+            raise ApiError(404, f"this oracle has published no inputs bundle with hash {wanted}")
+        return Response(
+            content=bundle, media_type="application/json", headers={"X-Inputs-Hash": wanted}
+        )
+
     @app.get("/tasks/{task_id}/tree", summary="the payout tree (OpenZeppelin standard-v1 dump)")
     def get_tree(task_id: TaskId) -> Any:
         return json.loads(load_report(task_id).tree_json)
@@ -509,13 +614,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.get(
         "/tasks/{task_id}/reveals",
-        summary="the scored inputs (spec, reveals with salts, gold), published after scoring",
+        summary="the inputs bundle as JSON, with the round, report hash and inputs hash",
     )
     def get_reveals(task_id: TaskId) -> Any:
         report = load_report(task_id)
-        inputs = json.loads(report.inputs_json)
+        inputs = json.loads(report.bundle)
         inputs["round"] = report.round
         inputs["report_hash"] = report.report_hash
+        inputs["inputs_hash"] = report.inputs_hash
         return inputs
 
     return app

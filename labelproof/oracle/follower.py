@@ -1,10 +1,16 @@
 """Follows the chain's events into the store: tasks, attestations, committee decisions.
 
-Reads TaskCreated (escrow), Attested (registry) and ProposalPending / Vetoed / Finalized
-(committee) with one ``eth_getLogs`` over the three addresses per chunk of blocks, from the
-stored cursor (or the configured start block) up to ``head - confirmations``. A chunk's events
-and the cursor move are one transaction, and every insert is keyed by the event's identity,
-so a crash mid-chunk re-reads the chunk and re-reading changes nothing.
+Reads TaskCreated / TaskClosedEarly (escrow), Attested (registry) and ProposalPending /
+Vetoed / RoundRestarted / Disputed / DisputeResolved / Finalized (committee) with one
+``eth_getLogs`` over the three addresses per chunk of blocks, from the stored cursor (or the
+configured start block) up to ``head - confirmations``. A chunk's events and the cursor move
+are one transaction, and every insert is keyed by the event's identity (an early close sets
+both deadlines to the event's values, never later ones), so a crash mid-chunk re-reads the
+chunk and re-reading changes nothing.
+
+TaskClosedEarly moves the task's annotation and reveal deadlines up: the scheduler then seals
+and scores at the new reveal deadline. The rule set a task was created under is not in
+TaskCreated; it is read from the escrow's storage at the event's block.
 
 Confirmations are the reorg policy: blocks deeper than ``confirmations`` are taken as final.
 The oracle's decisions that must be exact (is a reveal attested? has this oracle voted?) are
@@ -15,6 +21,7 @@ record of what the committee did.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -23,14 +30,19 @@ from web3.types import FilterParams, LogReceipt
 
 from labelproof.oracle.onchain import OracleChain, hex32
 from labelproof.oracle.store import AttestationRow, CommitteeEvent, Store, TaskRow
+from labelproof.settlement import Verdict
 
 log = logging.getLogger("labelproof.oracle.follower")
 
 _EVENTS = (
     ("escrow", "TaskCreated"),
+    ("escrow", "TaskClosedEarly"),
     ("registry", "Attested"),
     ("committee", "ProposalPending"),
     ("committee", "Vetoed"),
+    ("committee", "RoundRestarted"),
+    ("committee", "Disputed"),
+    ("committee", "DisputeResolved"),
     ("committee", "Finalized"),
 )
 
@@ -97,6 +109,7 @@ class Follower:
         }
         logs = self.chain.w3.eth.get_logs(params)
         tasks: list[TaskRow] = []
+        closures: list[tuple[int, int, int]] = []
         attestations: list[AttestationRow] = []
         committee: list[CommitteeEvent] = []
         for entry in logs:
@@ -105,28 +118,15 @@ class Follower:
                 continue
             name, args = decoded
             block, index = int(entry["blockNumber"]), int(entry["logIndex"])
+            tid = int(args["taskId"])
             if name == "TaskCreated":
-                p = args["params"]
-                tasks.append(
-                    TaskRow(
-                        task_id=int(args["taskId"]),
-                        requester=to_checksum_address(args["requester"]),
-                        token=to_checksum_address(args["token"]),
-                        budget=int(args["budget"]),
-                        spec_hash=hex32(_field(p, "specHash", 0)),
-                        gold_commitment=hex32(_field(p, "goldCommitment", 1)),
-                        annotation_deadline=int(_field(p, "annotationDeadline", 2)),
-                        reveal_deadline=int(_field(p, "revealDeadline", 3)),
-                        challenge_period=int(_field(p, "challengePeriod", 4)),
-                        claim_period=int(_field(p, "claimPeriod", 5)),
-                        oracle_timeout=int(_field(p, "oracleTimeout", 6)),
-                        block=block,
-                    )
-                )
+                tasks.append(self._created(tid, args, block))
+            elif name == "TaskClosedEarly":
+                closures.append((tid, int(args["annotationDeadline"]), int(args["revealDeadline"])))
             elif name == "Attested":
                 attestations.append(
                     AttestationRow(
-                        task_id=int(args["taskId"]),
+                        task_id=tid,
                         annotator=to_checksum_address(args["annotator"]),
                         version=int(args["version"]),
                         root=hex32(args["root"]),
@@ -135,69 +135,84 @@ class Follower:
                         log_index=index,
                     )
                 )
-            elif name == "ProposalPending":
-                committee.append(
-                    CommitteeEvent(
-                        block=block,
-                        log_index=index,
-                        task_id=int(args["taskId"]),
-                        kind="pending",
-                        round=int(args["round"]),
-                        root=hex32(args["root"]),
-                        total=int(args["total"]),
-                        report_hash=hex32(args["reportHash"]),
-                        challenge_ends=int(args["challengeEnds"]),
-                    )
-                )
-            elif name == "Vetoed":
-                committee.append(
-                    CommitteeEvent(
-                        block=block,
-                        log_index=index,
-                        task_id=int(args["taskId"]),
-                        kind="vetoed",
-                        round=int(args["round"]),
-                    )
-                )
-            else:  # Finalized
-                committee.append(
-                    CommitteeEvent(
-                        block=block,
-                        log_index=index,
-                        task_id=int(args["taskId"]),
-                        kind="finalized",
-                        root=hex32(args["root"]),
-                        total=int(args["total"]),
-                        report_hash=hex32(args["reportHash"]),
-                    )
-                )
+            else:
+                committee.append(_committee_event(name, args, tid, block, index))
+        # A task closed early whose creation this oracle never saw (a later start block): its
+        # storage at the closing block has the moved deadlines. Read before the write lock.
+        known = {t.task_id for t in tasks}
+        if closures:
+            with self.store.read() as tx:
+                known |= {t.task_id for t in tx.tasks()}
+        for tid, _, _ in closures:
+            if tid not in known:
+                row = self.chain.task(tid, block=to_block)
+                if row is not None:
+                    tasks.append(row)
+                    known.add(tid)
         with self.store.write() as tx:
             for t in tasks:
                 tx.add_task(t)
+            for tid, annotation_deadline, reveal_deadline in closures:
+                tx.close_early(tid, annotation_deadline, reveal_deadline)
             for a in attestations:
                 tx.add_attestation(a)
             for e in committee:
+                if e.kind == "resolved":
+                    e = replace(e, round=_dispute_round(tx.committee_events(e.task_id), e))
                 tx.add_committee_event(e)
             tx.set_cursor(to_block)
-        if tasks or attestations or committee:
+        if tasks or closures or attestations or committee:
             log.info(
-                "blocks %d-%d: %d tasks, %d attestations, %d committee events",
+                "blocks %d-%d: %d tasks, %d closed early, %d attestations, %d committee events",
                 from_block,
                 to_block,
                 len(tasks),
+                len(closures),
                 len(attestations),
                 len(committee),
+            )
+        for tid, annotation_deadline, reveal_deadline in closures:
+            log.info(
+                "task %d: closed early by the requester; annotation deadline %d, reveal "
+                "deadline %d",
+                tid,
+                annotation_deadline,
+                reveal_deadline,
             )
         for e in committee:
             if e.kind == "vetoed":
                 log.warning(
-                    "task %d: the guardian vetoed the pending payout; round %s begins. This "
-                    "oracle does not re-propose on its own: an operator approves with "
-                    "`python -m labelproof.oracle repropose --task %d`",
+                    "task %d: the guardian vetoed the pending payout; round %s begins",
                     e.task_id,
                     e.round,
-                    e.task_id,
                 )
+            elif e.kind == "resolved":
+                log.warning(
+                    "task %d: dispute %s ruled %s",
+                    e.task_id,
+                    e.dispute_id,
+                    _VERDICTS.get(e.verdict or 0, e.verdict),
+                )
+
+    def _created(self, tid: int, args: Any, block: int) -> TaskRow:
+        p = args["params"]
+        # TaskCreated does not carry the rule set id; the escrow's storage does.
+        stored = self.chain.task(tid, block=block)
+        return TaskRow(
+            task_id=tid,
+            requester=to_checksum_address(args["requester"]),
+            token=to_checksum_address(args["token"]),
+            budget=int(args["budget"]),
+            spec_hash=hex32(_field(p, "specHash", 0)),
+            gold_commitment=hex32(_field(p, "goldCommitment", 1)),
+            annotation_deadline=int(_field(p, "annotationDeadline", 2)),
+            reveal_deadline=int(_field(p, "revealDeadline", 3)),
+            challenge_period=int(_field(p, "challengePeriod", 4)),
+            claim_period=int(_field(p, "claimPeriod", 5)),
+            oracle_timeout=int(_field(p, "oracleTimeout", 6)),
+            block=block,
+            rules_id=0 if stored is None else stored.rules_id,
+        )
 
     def _decode(self, entry: LogReceipt) -> tuple[str, Any] | None:
         topics = entry["topics"]
@@ -208,3 +223,54 @@ class Follower:
             return None  # another event of the same contracts (Claimed, TaskOpened, ...)
         name, event = found
         return name, event.process_log(entry)["args"]
+
+
+_VERDICTS = {int(v): v.name.lower().replace("_", " ") for v in Verdict}
+
+
+def _committee_event(name: str, args: Any, tid: int, block: int, index: int) -> CommitteeEvent:
+    base = CommitteeEvent(block=block, log_index=index, task_id=tid, kind="")
+    if name == "ProposalPending":
+        return replace(
+            base,
+            kind="pending",
+            round=int(args["round"]),
+            root=hex32(args["root"]),
+            total=int(args["total"]),
+            report_hash=hex32(args["reportHash"]),
+            inputs_hash=hex32(args["inputsHash"]),
+            challenge_ends=int(args["challengeEnds"]),
+            proposer=to_checksum_address(args["proposer"]),
+        )
+    if name == "Vetoed":
+        return replace(base, kind="vetoed", round=int(args["round"]))
+    if name == "RoundRestarted":
+        return replace(base, kind="restarted", round=int(args["round"]))
+    if name == "Disputed":
+        return replace(
+            base,
+            kind="disputed",
+            round=int(args["round"]),
+            dispute_id=int(args["disputeId"]),
+            proposer=to_checksum_address(args["disputer"]),
+        )
+    if name == "DisputeResolved":
+        # The round is the disputed one, filled in from the stored Disputed event.
+        return replace(
+            base, kind="resolved", dispute_id=int(args["disputeId"]), verdict=int(args["verdict"])
+        )
+    return replace(  # Finalized
+        base,
+        kind="finalized",
+        root=hex32(args["root"]),
+        total=int(args["total"]),
+        report_hash=hex32(args["reportHash"]),
+    )
+
+
+def _dispute_round(stored: list[CommitteeEvent], resolved: CommitteeEvent) -> int | None:
+    """The round of the dispute a DisputeResolved event rules on (stored before it)."""
+    for e in reversed(stored):
+        if e.kind == "disputed" and e.dispute_id == resolved.dispute_id:
+            return e.round
+    return None

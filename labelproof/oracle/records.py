@@ -1,8 +1,21 @@
-"""The oracle's off-chain documents: stored reveals (whose hash is the receipt) and reports.
+"""The oracle's off-chain documents: stored reveals (whose hash is the receipt), the inputs
+bundle (whose hash is the on-chain inputsHash) and reports (whose hash is the reportHash).
 
-Both are canonical JSON (labelproof.spec.canonical_json) built only from chain facts and the
-submitted data, never from anything local to one oracle (its address, clock or database), so
-every oracle given the same inputs produces the same bytes, receipts and report hash.
+All are canonical JSON (labelproof.spec.canonical_json) built only from chain facts and the
+submitted data, never from anything local to one oracle (its address, clock, database or
+settings), so every oracle given the same inputs produces the same bytes and hashes.
+
+The inputs bundle (format ``labelproof-inputs/1``) is everything needed to recompute a payout:
+
+* ``format``, ``scoring_version`` (labelproof.scoring.SCORING_VERSION of the scorer);
+* ``task``: chain_id, escrow, task_id, spec_hash, gold_commitment, budget (the chain's facts);
+* ``spec``: the task spec (its canonical JSON hashes to spec_hash);
+* ``reveals``: the stored reveal documents scored (labels with salts), by annotator;
+* ``excluded``: annotators whose stored reveal no longer matched their final attestation;
+* ``gold``: null when the task commits to no gold set; else ``{"status": "revealed",
+  "commitment", "gold": [[item, label], ...], "salt"}``, or ``{"status": "withheld",
+  "commitment"}`` when the requester did not reveal the gold set by the gold deadline and the
+  task was scored without it.
 """
 
 from __future__ import annotations
@@ -18,7 +31,31 @@ from labelproof.commitments import annotation_leaf, annotation_root
 from labelproof.spec import canonical_json
 
 REVEAL_FORMAT = "labelproof-reveal/1"
-REPORT_FORMAT = "labelproof-report/1"
+REPORT_FORMAT = "labelproof-report/2"
+BUNDLE_FORMAT = "labelproof-inputs/1"
+
+# Default seconds after the reveal deadline for the requester to reveal the gold set.
+DEFAULT_GOLD_GRACE = 3600
+
+# What became of a task's gold set when it was scored.
+GOLD_NONE = "none"  # the task commits to no gold set
+GOLD_REVEALED = "revealed"  # the requester revealed it in time; scored with it
+GOLD_WITHHELD = "withheld"  # not revealed by the gold deadline; scored without it
+WITHHELD_NOTE = (
+    "the requester did not reveal the gold set to the oracle by the gold deadline (the reveal "
+    "deadline plus the oracle's gold grace), so the task was scored without gold"
+)
+
+
+def gold_deadline(reveal_deadline: int, oracle_timeout: int, gold_grace: int) -> int:
+    """The last second (chain time) at which the requester may reveal the gold set.
+
+    ``gold_grace`` after the reveal deadline, but never more than half the task's oracle
+    timeout, so that withholding the gold set can never make the oracle miss the oracle
+    deadline (after which the requester would take the whole budget back).
+    """
+    return reveal_deadline + min(max(gold_grace, 0), oracle_timeout // 2)
+
 
 _SALT = re.compile(r"0x[0-9a-fA-F]{64}")
 
@@ -102,6 +139,65 @@ def document_labels(reveal_json: str) -> list[tuple[str, str, str]]:
     return [(x["item"], x["label"], x["salt"]) for x in doc["labels"]]
 
 
+def task_facts(
+    *,
+    chain_id: int,
+    escrow: str,
+    task_id: int,
+    spec_hash: str,
+    gold_commitment: str,
+    budget: int,
+) -> dict[str, Any]:
+    """The chain's facts about a task that bind a bundle or report to it."""
+    return {
+        "chain_id": chain_id,
+        "escrow": to_checksum_address(escrow),
+        "task_id": task_id,
+        "spec_hash": spec_hash,
+        "gold_commitment": gold_commitment,
+        "budget": budget,
+    }
+
+
+def inputs_bundle(
+    *,
+    task: dict[str, Any],
+    scoring_version: str,
+    spec: dict[str, Any],
+    reveals: list[dict[str, Any]],
+    excluded: list[str],
+    gold_status: str,
+    gold_rows: list[list[str]] | None = None,
+    gold_salt: str | None = None,
+) -> bytes:
+    """The canonical inputs bundle; its keccak256 is the inputsHash proposed on chain."""
+    gold: dict[str, Any] | None
+    if gold_status == GOLD_NONE:
+        gold = None
+    elif gold_status == GOLD_REVEALED:
+        gold = {
+            "status": GOLD_REVEALED,
+            "commitment": task["gold_commitment"],
+            "gold": gold_rows,
+            "salt": gold_salt,
+        }
+    elif gold_status == GOLD_WITHHELD:
+        gold = {"status": GOLD_WITHHELD, "commitment": task["gold_commitment"]}
+    else:
+        raise ValueError(f"unknown gold status {gold_status!r}")
+    return canonical_json(
+        {
+            "format": BUNDLE_FORMAT,
+            "scoring_version": scoring_version,
+            "task": task,
+            "spec": spec,
+            "reveals": reveals,
+            "excluded": sorted(excluded),
+            "gold": gold,
+        }
+    )
+
+
 def report_envelope(
     *,
     chain_id: int,
@@ -116,23 +212,32 @@ def report_envelope(
     total: int,
     accounts: int,
     scoring: dict[str, Any] | None,
+    inputs_hash: str,
+    gold_status: str,
 ) -> bytes:
     """The payout report whose keccak256 is the reportHash posted on chain.
 
-    It binds the scoring report to this task (chain, escrow, id, spec and gold commitments) and
-    to the exact reveals scored (the keccak256 of their receipts in annotator order), so a
-    report cannot be replayed for another task and an auditor can tell which reveals counted.
+    It binds the scoring report to this task (chain, escrow, id, spec and gold commitments), to
+    the exact reveals scored (the keccak256 of their receipts in annotator order) and to the
+    inputs bundle (its keccak256), so a report cannot be replayed for another task and an
+    auditor can tell which reveals counted. ``gold.status`` says whether the gold set was
+    used, and, when the requester withheld it, says so in words.
     """
+    gold: dict[str, Any] = {"status": gold_status}
+    if gold_status == GOLD_WITHHELD:
+        gold["note"] = WITHHELD_NOTE
     doc = {
         "format": REPORT_FORMAT,
-        "task": {
-            "chain_id": chain_id,
-            "escrow": to_checksum_address(escrow),
-            "task_id": task_id,
-            "spec_hash": spec_hash,
-            "gold_commitment": gold_commitment,
-            "budget": budget,
-        },
+        "task": task_facts(
+            chain_id=chain_id,
+            escrow=escrow,
+            task_id=task_id,
+            spec_hash=spec_hash,
+            gold_commitment=gold_commitment,
+            budget=budget,
+        ),
+        "inputs": {"format": BUNDLE_FORMAT, "hash": inputs_hash},
+        "gold": gold,
         "reveals": {
             "count": len(receipts),
             "receipts_keccak": "0x" + bytes(keccak(canonical_json(receipts))).hex(),

@@ -1,21 +1,29 @@
-"""Scores tasks once their reveal window closes and proposes the payout, exactly once.
+"""Scores tasks once their reveal window closes and proposes the payout, exactly once per round.
 
-For every task the follower knows, once the chain's clock passes its reveal deadline and this
-oracle has no proposal in the committee's current round:
+For every task the follower knows, once the chain's clock passes its reveal deadline (as moved
+by an early close) and this oracle has no proposal in the committee's current round:
 
-1. **seal** the task's reveals (a write transaction; the API refuses reveals for a sealed task
-   in its own write transaction, so a reveal is either in the scored set or got an error,
-   never a receipt and then silently left out);
-2. keep only reveals whose (root, item count) is the annotator's *current* attestation on chain
+1. wait for the spec and, when the task commits to a gold set, for the gold set until the
+   **gold deadline** (reveal deadline + ``gold_grace``, at most half the oracle timeout; see
+   records.gold_deadline). After it, the task is scored *without* gold, and the bundle and the
+   report say so (gold status ``withheld``): withholding the gold set cannot stop the payout,
+   so the requester cannot abort a task for free by keeping it back.
+2. **seal** the task's reveals (a write transaction; the API refuses reveals, and a gold set it
+   does not already hold, for a sealed task in its own write transaction, so a submission is
+   either in the scored set or got an error, never a receipt and then silently left out);
+   reveals and gold are read after the seal, so what is scored is final;
+3. keep only reveals whose (root, item count) is the annotator's *current* attestation on chain
    (``isAttested``, read at one pinned block; attestations are frozen since the annotation
    deadline, so every oracle reads the same answer);
-3. score them with the spec's method and parameters and the gold set (required, and checked
-   against the commitment, whenever the on-chain gold commitment is non-zero), build the payout
-   tree over the positive payouts and the report (records.report_envelope); store report, tree
-   and the proposal row in state ``scored``, in one transaction;
-4. **send**: build ``committee.propose`` with an explicit nonce, gas and gas price, sign it,
-   store the raw signed transaction and its hash in state ``sent`` and commit, and only then
-   broadcast it; then wait for the receipt and move to ``confirmed`` (or ``reverted``).
+4. score them with the spec's method and parameters (and the gold set when revealed), build the
+   payout tree over the positive payouts, the inputs bundle (records.inputs_bundle) and the
+   report (records.report_envelope); store report, tree, bundle and the proposal row in state
+   ``scored``, in one transaction. From then on the API serves the bundle, so it is published
+   before the proposal that carries its hash is sent;
+5. **send**: build ``committee.propose(taskId, root, total, reportHash, inputsHash)`` with an
+   explicit nonce, gas and gas price, sign it, store the raw signed transaction and its hash in
+   state ``sent`` and commit, and only then broadcast it; then wait for the receipt and move to
+   ``confirmed`` (or ``reverted``).
 
 Exactly once, whatever point a crash (or ``kill -9``) hits:
 
@@ -31,18 +39,33 @@ Exactly once, whatever point a crash (or ``kill -9``) hits:
   for good, and only then is a new one signed.
 * the contract is the last line of defence: a second vote in a round reverts (AlreadyVoted).
 
-One signed transaction is in flight at a time (the scheduler resolves every ``sent`` row before
+One signed proposal is in flight at a time (the scheduler resolves every ``sent`` row before
 signing a new one), so nonces never collide.
+
+Deadlines: a *first* proposal must become pending by the oracle deadline (reveal deadline +
+oracle timeout), or the requester takes the budget back; once one has been pending there is no
+deadline any more, and the oracle proposes in every new round however late.
+
+Rounds: a new round starts when the guardian vetoes the pending proposal, when an arbitrator
+rules it wrong (PayoutWrong), or when a round is restarted. The oracle votes again in every new
+round, scoring afresh from its sealed inputs (so a guardian alone cannot block a payout), with
+one exception: a payout that an arbitrator ruled wrong is not proposed again on the oracle's
+own (it would only lose the committee's bond again); the oracle notes "waiting for an operator"
+and proposes it in round N only if an operator approves that round (``python -m
+labelproof.oracle repropose --task T --round N``) — typically after fixing what made it wrong.
+Before voting in round N > 0 the oracle waits until its follower has stored the event that
+started round N, so it knows what an arbitrator ruled.
+
+Split votes: when every live oracle of the task's rule set has voted in the round, this one
+included, and no payout reached the threshold, the oracle calls ``committee.restartRound`` (anyone
+may) and votes again in the new round. It does so at most ``max_auto_restarts`` times per task
+(restarts by anyone count), so oracles that keep disagreeing do not burn gas forever; past that
+an operator approves the round to restart once more. With fewer live oracles than the
+threshold, nothing is restarted: only a bonded proposal can settle the task.
 
 Nothing to pay: when no reveal matches its final attestation, or scoring pays nobody, nothing
 is proposed (the committee refuses an empty root); the task notes why, and the requester takes
 the whole budget back after the oracle deadline (TaskEscrow's OracleTimeout refund).
-
-Vetoes: a guardian's veto starts a new round. The oracle does **not** propose again on its own
-in any round after the first: the inputs are sealed, so it would only compute the payout that
-was just vetoed. It logs the veto, notes "waiting for an operator" on the task, and proposes in
-round N only after an operator approves that round (``python -m labelproof.oracle repropose``),
-scoring afresh from what is then in its database.
 
 Test hook: ``LABELPROOF_ORACLE_CRASH_AT`` (comma-separated: ``after_score``, ``after_sign``,
 ``after_broadcast``) makes the process SIGKILL itself at that point, to test the recovery above.
@@ -65,16 +88,42 @@ from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
 from labelproof.merkle import payout_tree
-from labelproof.oracle.onchain import STATUS_FUNDED, OracleChain
-from labelproof.oracle.records import document_labels, report_envelope
-from labelproof.oracle.store import GoldRow, ProposalRow, ReportRow, RevealRow, Store, TaskRow
-from labelproof.scoring import AnswerSet, GoldSet, Method, score
-from labelproof.spec import TaskSpec, canonical_json
+from labelproof.oracle.onchain import STATUS_FUNDED, OracleChain, PayoutWindow
+from labelproof.oracle.records import (
+    DEFAULT_GOLD_GRACE,
+    GOLD_NONE,
+    GOLD_REVEALED,
+    GOLD_WITHHELD,
+    document_labels,
+    gold_deadline,
+    inputs_bundle,
+    report_envelope,
+    task_facts,
+)
+from labelproof.oracle.store import (
+    GoldRow,
+    ProposalRow,
+    ReportRow,
+    RevealRow,
+    Store,
+    TaskRow,
+    TaskState,
+)
+from labelproof.scoring import SCORING_VERSION, AnswerSet, GoldSet, Method, score
+from labelproof.settlement import Proposal, inputs_hash
+from labelproof.spec import TaskSpec
 
 log = logging.getLogger("labelproof.oracle.scheduler")
 
 CRASH_ENV = "LABELPROOF_ORACLE_CRASH_AT"
 CRASH_POINTS = ("after_score", "after_sign", "after_broadcast")
+MAX_AUTO_RESTARTS = 3
+# A vote signed for a round goes out at most this many times if it reverts (for instance out
+# of gas, or a race the pre-checks did not see); each retry first re-checks the round.
+MAX_SEND_ATTEMPTS = 3
+# The vote that reaches the threshold also writes the pending proposal, which an estimate made
+# before another oracle's vote was mined does not include: send with room for it.
+PROPOSE_GAS_HEADROOM = 200_000
 
 
 def crash_point(name: str) -> None:
@@ -98,7 +147,18 @@ class Computed:
     tree_json: str
     root: str
     total: int
-    inputs_json: str
+    bundle: bytes  # the canonical inputs bundle
+    inputs_hash: str  # keccak256 of `bundle`
+    gold_status: str  # records.GOLD_NONE | GOLD_REVEALED | GOLD_WITHHELD
+
+    @property
+    def inputs_json(self) -> str:
+        return self.bundle.decode("utf-8")
+
+    @property
+    def payout(self) -> tuple[str, int, str, str]:
+        """What the committee votes on: (root, total, reportHash, inputsHash)."""
+        return (self.root, self.total, self.report_hash, self.inputs_hash)
 
 
 def compute_payout(
@@ -111,7 +171,9 @@ def compute_payout(
     excluded: list[str],
     gold: GoldRow | None,
 ) -> Computed:
-    """Report, tree and root from the valid reveals: a pure function of its arguments."""
+    """Report, tree, root and inputs bundle from the valid reveals: a pure function of its
+    arguments. A task that commits to a gold set but is given none is scored without gold and
+    marked ``withheld`` (the scheduler calls it so only after the gold deadline)."""
     reveals = sorted(reveals, key=lambda r: r.annotator)
     rows = [
         (item, r.annotator, label)
@@ -120,6 +182,10 @@ def compute_payout(
     ]
     if not rows:
         raise NothingToPay("no reveal matches its annotator's final attestation")
+    if gold is not None:
+        gold_status = GOLD_REVEALED
+    else:
+        gold_status = GOLD_WITHHELD if task.has_gold else GOLD_NONE
     gold_rows: list[list[str]] = json.loads(gold.gold_json) if gold is not None else []
     result = score(
         AnswerSet.from_rows(rows, source=f"task {task.task_id} reveals"),
@@ -134,6 +200,25 @@ def compute_payout(
         raise NothingToPay("scoring paid nobody (no annotator above the minimum quality)")
     tree = payout_tree(payouts)
     total = sum(payouts.values())
+    facts = task_facts(
+        chain_id=chain_id,
+        escrow=escrow,
+        task_id=task.task_id,
+        spec_hash=task.spec_hash,
+        gold_commitment=task.gold_commitment,
+        budget=task.budget,
+    )
+    bundle = inputs_bundle(
+        task=facts,
+        scoring_version=SCORING_VERSION,
+        spec=spec.to_dict(),
+        reveals=[json.loads(r.reveal_json) for r in reveals],
+        excluded=excluded,
+        gold_status=gold_status,
+        gold_rows=gold_rows if gold is not None else None,
+        gold_salt=gold.salt if gold is not None else None,
+    )
+    bundle_hash = inputs_hash(bundle)
     report = report_envelope(
         chain_id=chain_id,
         escrow=escrow,
@@ -147,21 +232,23 @@ def compute_payout(
         total=total,
         accounts=len(payouts),
         scoring=result.report,
+        inputs_hash=bundle_hash,
+        gold_status=gold_status,
     )
-    inputs = {
-        "spec": spec.to_dict(),
-        "reveals": [json.loads(r.reveal_json) for r in reveals],
-        "excluded": sorted(excluded),
-        "gold": None if gold is None else {"gold": gold_rows, "salt": gold.salt},
-    }
     return Computed(
         report=report,
         report_hash="0x" + bytes(keccak(report)).hex(),
         tree_json=json.dumps(tree.dump()),
         root=tree.root,
         total=total,
-        inputs_json=canonical_json(inputs).decode("utf-8"),
+        bundle=bundle,
+        inputs_hash=bundle_hash,
+        gold_status=gold_status,
     )
+
+
+def _popcount(x: int) -> int:
+    return bin(x).count("1")
 
 
 class Scheduler:
@@ -172,17 +259,21 @@ class Scheduler:
         account: LocalAccount,
         *,
         receipt_timeout: float = 30.0,
+        gold_grace: int = DEFAULT_GOLD_GRACE,
+        max_auto_restarts: int = MAX_AUTO_RESTARTS,
     ) -> None:
         self.chain = chain
         self.store = store
         self.account = account
         self.address = account.address
         self.receipt_timeout = receipt_timeout
+        self.gold_grace = gold_grace
+        self.max_auto_restarts = max_auto_restarts
         self._notes: dict[int, str] = {}
-        # (task, round) whose scoring failed or paid nobody. The reveals are sealed by then, so
-        # scoring again would give the same answer: not retried until a restart (an operator
-        # who fixed something restarts the oracle).
-        self._given_up: set[tuple[int, int]] = set()
+        # (task, round, operator-approved round) whose scoring failed, paid nobody or gave a
+        # payout an arbitrator ruled wrong. The reveals are sealed by then, so scoring again
+        # would give the same answer: not retried until a restart or an operator's approval.
+        self._given_up: set[tuple[int, int, int | None]] = set()
 
     # -- the loop body
 
@@ -208,63 +299,117 @@ class Scheduler:
         with self.store.write() as tx:
             tx.set_note(task_id, note)
 
+    def gold_deadline(self, window: PayoutWindow) -> int:
+        return gold_deadline(window.reveal_deadline, window.oracle_timeout, self.gold_grace)
+
     def _task(self, task: TaskRow, now: int) -> None:
         tid = task.task_id
+        if now <= task.reveal_deadline:
+            return  # too early (an early close only moves the stored deadline up)
         with self.store.read() as tx:
             if tx.finalized(tid):
                 return
             state = tx.state(tid)
             spec_row = tx.spec(tid)
             gold = tx.gold(tid)
-        if now <= task.reveal_deadline or now > task.oracle_deadline:
-            return  # too early to propose, or too late for any proposal to be accepted
-        if self.chain.status(tid) != STATUS_FUNDED:
+        window = self.chain.payout_window(tid)
+        if window.status != STATUS_FUNDED:
             self._note(tid, "task is no longer open for a payout (final, cancelled or expired)")
+            return
+        if now <= window.reveal_deadline:
             return
         pending = self.chain.pending(tid)
         rnd = pending.round
         with self.store.read() as tx:
             row = tx.proposal(tid, rnd)
+            started_by = tx.round_start(tid, rnd) if rnd > 0 else "creation"
+            ruled_wrong = tx.ruled_wrong(tid)
+            restarts = tx.restarts(tid)
         if row is not None:
             if row.state == "scored":
                 self._send(task, row)
+            elif row.state == "confirmed":
+                self._maybe_restart(task, window, pending, state, restarts)
             return  # sent rows were resolved in tick(); the rest are final for the round
-        if rnd > 0 and state.operator_round != rnd:
+        if not pending.ever_pending and now > window.oracle_deadline:
             self._note(
                 tid,
-                f"vetoed: the committee is in round {rnd}; waiting for an operator to approve "
-                f"re-proposing (python -m labelproof.oracle repropose --task {tid})",
-                logging.WARNING,
+                f"too late to propose: no proposal became pending by the oracle deadline "
+                f"{window.oracle_deadline}",
             )
             return
         if self.chain.has_voted(tid, self.address):
             self._put(tid, rnd, "confirmed", note="this oracle's vote is already on chain")
             return
-        if pending.is_pending:
-            self._put(tid, rnd, "skipped", note="the committee agreed without this oracle")
+        if pending.challenge_ends != 0:
+            note = (
+                "the proposal of this round is under dispute"
+                if pending.disputed
+                else "the committee agreed without this oracle"
+            )
+            self._put(tid, rnd, "skipped", note=note)
             return
-        if now + task.challenge_period > task.oracle_deadline:
-            self._note(tid, "too late to propose: the challenge window would pass the deadline")
+        if not self.chain.is_live_oracle(window.rules_id, self.address):
+            self._note(
+                tid,
+                f"{self.address} is not a live oracle of rule set {window.rules_id} (not a "
+                "member, or revoked): this oracle does not propose for the task",
+                logging.WARNING,
+            )
+            return
+        if started_by is None:
+            # The chain is in round N but the follower has not stored what ended round N-1
+            # (confirmations): wait, so that a payout ruled wrong is known before voting.
+            self._note(
+                tid, f"round {rnd}: waiting for the follower to see how round {rnd - 1} ended"
+            )
             return
         if spec_row is None:
             self._note(tid, "waiting for the requester to register the spec")
             return
         if task.has_gold and gold is None:
-            self._note(tid, "waiting for the requester to reveal the gold set")
+            deadline = self.gold_deadline(window)
+            if now <= deadline:
+                self._note(
+                    tid,
+                    f"waiting for the requester to reveal the gold set (until {deadline}; then "
+                    "the task is scored without gold)",
+                )
+                return
+        key = (tid, rnd, state.operator_round)
+        if key in self._given_up:
             return
-        if (tid, rnd) in self._given_up:
-            return
-        spec = TaskSpec.from_json(spec_row[0])
         try:
-            computed = self._score(task, spec, gold)
+            computed = self._score(task)
         except NothingToPay as exc:
-            self._given_up.add((tid, rnd))
+            self._given_up.add(key)
             self._note(tid, f"nothing to propose: {exc}", logging.WARNING)
             return
         except ValueError as exc:  # ScoringInputError and friends: bad inputs, not a bug
-            self._given_up.add((tid, rnd))
+            self._given_up.add(key)
             self._note(tid, f"scoring failed: {exc}", logging.ERROR)
             return
+        if computed.payout in ruled_wrong and state.operator_round != rnd:
+            self._given_up.add(key)
+            self._note(
+                tid,
+                f"round {rnd}: an arbitrator ruled this oracle's payout (root {computed.root}) "
+                "wrong in an earlier round and scoring gives it again; waiting for an operator "
+                f"(python -m labelproof.oracle repropose --task {tid} --round {rnd})",
+                logging.WARNING,
+            )
+            return
+        self._store_scored(task, rnd, computed)
+        crash_point("after_score")
+        with self.store.read() as tx:
+            scored = tx.proposal(tid, rnd)
+        assert scored is not None
+        self._send(task, scored)
+
+    def _store_scored(self, task: TaskRow, rnd: int, computed: Computed) -> None:
+        """Report, tree, bundle and the `scored` row in one transaction: from its commit on,
+        the API serves the bundle whose hash the proposal will carry."""
+        tid = task.task_id
         scored = ProposalRow(
             task_id=tid,
             round=rnd,
@@ -272,6 +417,7 @@ class Scheduler:
             root=computed.root,
             total=computed.total,
             report_hash=computed.report_hash,
+            inputs_hash=computed.inputs_hash,
             nonce=None,
             tx_hash=None,
             raw_tx=None,
@@ -288,30 +434,38 @@ class Scheduler:
                     root=computed.root,
                     total=computed.total,
                     report_hash=computed.report_hash,
-                    inputs_json=computed.inputs_json,
+                    bundle=computed.bundle,
+                    inputs_hash=computed.inputs_hash,
+                    gold_status=computed.gold_status,
                     created_at=time.time(),
                 )
             )
             tx.put_proposal(scored)
             tx.set_note(tid, f"scored round {rnd}: root {computed.root}")
+        self._notes.pop(tid, None)
         log.info(
-            "task %d round %d: scored, root %s total %d report %s",
+            "task %d round %d: scored, root %s total %d report %s inputs %s (gold %s)",
             tid,
             rnd,
             computed.root,
             computed.total,
             computed.report_hash,
+            computed.inputs_hash,
+            computed.gold_status,
         )
-        crash_point("after_score")
-        self._send(task, scored)
 
-    def _score(self, task: TaskRow, spec: TaskSpec, gold: GoldRow | None) -> Computed:
+    def _score(self, task: TaskRow) -> Computed:
         tid = task.task_id
         with self.store.write() as tx:
             tx.seal(tid)
-        # Sealed and committed: no reveal can be added from here on, so this read is final.
+        # Sealed and committed: no reveal (nor a gold set not yet held) can be added from here
+        # on, so this read is final.
         with self.store.read() as tx:
             reveals = tx.reveals(tid)
+            gold = tx.gold(tid)
+            spec_row = tx.spec(tid)
+        assert spec_row is not None
+        spec = TaskSpec.from_json(spec_row[0])
         block, _ = self.chain.head()
         valid: list[RevealRow] = []
         excluded: list[str] = []
@@ -328,6 +482,8 @@ class Scheduler:
                 len(excluded),
                 ", ".join(excluded),
             )
+        if task.has_gold and gold is None:
+            log.warning("task %d: the gold set was withheld; scoring without gold", tid)
         return compute_payout(
             chain_id=self.chain.chain_id,
             escrow=self.chain.escrow.address,
@@ -337,6 +493,77 @@ class Scheduler:
             excluded=excluded,
             gold=gold,
         )
+
+    # -- split votes
+
+    def _maybe_restart(
+        self,
+        task: TaskRow,
+        window: PayoutWindow,
+        pending: Proposal,
+        state: TaskState,
+        restarts: int,
+    ) -> None:
+        """This oracle voted in the round and nothing is pending: if every live oracle has
+        voted too, no payout can reach the threshold any more, so start a new round."""
+        tid, rnd = task.task_id, pending.round
+        if pending.challenge_ends != 0:
+            return  # pending or disputed: the round goes on
+        rules = self.chain.rules(window.rules_id)
+        if _popcount(pending.voters) < rules.threshold:
+            return  # cheap: fewer votes than the threshold, so some live oracle has not voted
+        live = self.chain.live_mask(window.rules_id)
+        if _popcount(live) < rules.threshold:
+            self._note(
+                tid,
+                f"only {_popcount(live)} live oracles for a threshold of {rules.threshold}: the "
+                "committee cannot agree; a bonded proposal (proposeBonded) must settle the task",
+                logging.WARNING,
+            )
+            return
+        if pending.voters & live != live:
+            return  # a live oracle has not voted yet: its vote may still reach the threshold
+        if restarts >= self.max_auto_restarts and state.operator_round != rnd:
+            self._note(
+                tid,
+                f"round {rnd}: the oracles split again after {restarts} restarts; waiting for "
+                f"an operator (python -m labelproof.oracle repropose --task {tid} --round {rnd})",
+                logging.WARNING,
+            )
+            return
+        self._restart(tid, rnd)
+
+    def _restart(self, tid: int, rnd: int) -> None:
+        w3 = self.chain.w3
+        fn = self.chain.committee.functions.restartRound(tid)
+        try:
+            gas = int(fn.estimate_gas({"from": self.address}) * 1.2) + 10_000
+        except Exception as exc:  # someone else restarted it, or a vote came in
+            log.info("task %d round %d: restartRound would revert: %s", tid, rnd, _reason(exc))
+            return
+        params: TxParams = {
+            "from": self.address,
+            "nonce": Nonce(int(w3.eth.get_transaction_count(self.address, "pending"))),
+            "gas": gas,
+            "gasPrice": Wei(int(w3.eth.gas_price)),
+            "chainId": self.chain.chain_id,
+        }
+        signed = self.account.sign_transaction(fn.build_transaction(params))  # type: ignore[arg-type]
+        # Not stored first, unlike a vote: a restart sent twice only reverts the second time
+        # (RoundCanProceed), and the chain's round number says whether it happened.
+        self._broadcast_raw(tid, rnd, "restartRound", bytes(signed.raw_transaction))
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        deadline = time.monotonic() + self.receipt_timeout
+        receipt = self._receipt(tx_hash)
+        while receipt is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            receipt = self._receipt(tx_hash)
+        if receipt is not None and int(receipt["status"]) == 1:
+            self._note(tid, f"split vote in round {rnd}: restarted the round ({tx_hash})")
+        else:
+            log.warning(
+                "task %d round %d: restartRound %s not mined or reverted", tid, rnd, tx_hash
+            )
 
     # -- sending
 
@@ -351,11 +578,13 @@ class Scheduler:
                     root=getattr(old, "root", None),
                     total=getattr(old, "total", None),
                     report_hash=getattr(old, "report_hash", None),
+                    inputs_hash=getattr(old, "inputs_hash", None),
                     nonce=getattr(old, "nonce", None),
                     tx_hash=getattr(old, "tx_hash", None),
                     raw_tx=getattr(old, "raw_tx", None),
                     note=note,
                     updated_at=time.time(),
+                    attempts=getattr(old, "attempts", 0),
                 )
             )
         log.info("task %d round %d: %s (%s)", task_id, rnd, state, note)
@@ -371,16 +600,21 @@ class Scheduler:
         if pending.round != rnd:
             self._put(tid, rnd, "skipped", note=f"round {rnd} ended before this oracle voted")
             return
-        if pending.is_pending:
+        if pending.challenge_ends != 0:
             self._put(tid, rnd, "skipped", note="the committee agreed without this oracle")
             return
         assert row.root is not None and row.total is not None and row.report_hash is not None
+        assert row.inputs_hash is not None
         w3 = self.chain.w3
         fn = self.chain.committee.functions.propose(
-            tid, HexBytes(row.root), row.total, HexBytes(row.report_hash)
+            tid,
+            HexBytes(row.root),
+            row.total,
+            HexBytes(row.report_hash),
+            HexBytes(row.inputs_hash),
         )
         try:
-            gas = int(fn.estimate_gas({"from": self.address}) * 1.2) + 10_000
+            gas = int(fn.estimate_gas({"from": self.address}) * 1.2) + PROPOSE_GAS_HEADROOM
         except Exception as exc:  # a revert now: the round's state changed under us
             self._put(tid, rnd, "skipped", note=f"propose would revert: {_reason(exc)}")
             return
@@ -403,11 +637,13 @@ class Scheduler:
             root=row.root,
             total=row.total,
             report_hash=row.report_hash,
+            inputs_hash=row.inputs_hash,
             nonce=nonce,
             tx_hash=tx_hash,
             raw_tx=raw,
             note="signed; broadcast pending",
             updated_at=time.time(),
+            attempts=row.attempts + 1,
         )
         # Persisted before the broadcast: after a crash the restart finds this exact
         # transaction and re-checks it instead of signing a second vote.
@@ -420,17 +656,15 @@ class Scheduler:
 
     def _broadcast(self, row: ProposalRow) -> None:
         assert row.raw_tx is not None
+        self._broadcast_raw(row.task_id, row.round, "proposal", bytes(HexBytes(row.raw_tx)))
+
+    def _broadcast_raw(self, tid: int, rnd: int, what: str, raw: bytes) -> None:
+        tx_hash = "0x" + bytes(keccak(raw)).hex()
         try:
-            self.chain.w3.eth.send_raw_transaction(HexBytes(row.raw_tx))
-            log.info("task %d round %d: proposal sent in %s", row.task_id, row.round, row.tx_hash)
+            self.chain.w3.eth.send_raw_transaction(raw)
+            log.info("task %d round %d: %s sent in %s", tid, rnd, what, tx_hash)
         except Exception as exc:  # "already known", "nonce too low": _resolve sorts it out
-            log.warning(
-                "task %d round %d: broadcast of %s: %s",
-                row.task_id,
-                row.round,
-                row.tx_hash,
-                _reason(exc),
-            )
+            log.warning("task %d round %d: broadcast of %s: %s", tid, rnd, tx_hash, _reason(exc))
 
     def _receipt(self, tx_hash: str) -> Any:
         try:
@@ -475,9 +709,9 @@ class Scheduler:
         except TransactionNotFound:
             pass
         if self.chain.pending(tid).round != rnd:
-            # A veto ended the round. Re-broadcasting would cast this vote in the new round,
-            # which only an operator may decide. The next transaction signed reuses the nonce,
-            # which retires this one for good.
+            # A veto, ruling or restart ended the round. Re-broadcasting would cast this vote in
+            # the new round, where the oracle scores and signs afresh instead. The next
+            # transaction signed reuses the nonce, which retires this one for good.
             self._put(
                 tid, rnd, "skipped", note="round ended before the proposal was mined", base=row
             )
@@ -489,8 +723,20 @@ class Scheduler:
         if int(receipt["status"]) == 1:
             note = f"mined in block {int(receipt['blockNumber'])}"
             self._put(row.task_id, row.round, "confirmed", note=note, base=row)
+        elif row.attempts < MAX_SEND_ATTEMPTS:
+            # Back to `scored`: the next tick re-checks the round (voted? pending?) and the
+            # estimate before signing again, so a vote that can no longer count is not resent.
+            note = (
+                f"reverted in block {int(receipt['blockNumber'])} (attempt {row.attempts} of "
+                f"{MAX_SEND_ATTEMPTS}); checking the round and sending again"
+            )
+            retry = replace(row, nonce=None, tx_hash=None, raw_tx=None)
+            self._put(row.task_id, row.round, "scored", note=note, base=retry)
         else:
-            note = f"reverted in block {int(receipt['blockNumber'])}; not retried this round"
+            note = (
+                f"reverted in block {int(receipt['blockNumber'])} after {row.attempts} "
+                "attempts; not retried this round"
+            )
             self._put(row.task_id, row.round, "reverted", note=note, base=row)
 
 

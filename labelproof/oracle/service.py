@@ -26,7 +26,8 @@ from labelproof.deploy import Deployment
 from labelproof.oracle.api import ApiContext, ServiceStatus, build_asgi
 from labelproof.oracle.follower import Follower
 from labelproof.oracle.onchain import OracleChain
-from labelproof.oracle.scheduler import Scheduler
+from labelproof.oracle.records import DEFAULT_GOLD_GRACE
+from labelproof.oracle.scheduler import MAX_AUTO_RESTARTS, Scheduler
 from labelproof.oracle.store import Store
 
 log = logging.getLogger("labelproof.oracle")
@@ -62,6 +63,11 @@ class OracleConfig:
     max_body_bytes: int = 1_000_000
     receipt_timeout: float = 30.0
     log_level: str = "info"
+    # Seconds after a task's reveal deadline for the requester to reveal the gold set (capped
+    # at half the task's oracle timeout); then the task is scored without gold ("withheld").
+    # Every oracle of a committee should use the same value, or they may score differently.
+    gold_grace: int = DEFAULT_GOLD_GRACE
+    max_auto_restarts: int = MAX_AUTO_RESTARTS
 
     def database_url(self) -> str:
         if self.db_url:
@@ -117,6 +123,10 @@ class OracleConfig:
             raise ConfigError("max_body_bytes must be at least 1024")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port {self.port} is out of range")
+        if self.gold_grace < 0:
+            raise ConfigError("gold_grace must be >= 0 seconds")
+        if self.max_auto_restarts < 0:
+            raise ConfigError("max_auto_restarts must be >= 0")
 
 
 class OracleService:
@@ -146,7 +156,12 @@ class OracleService:
             chunk_size=config.chunk_size,
         )
         self.scheduler = Scheduler(
-            self.loop_chain, self.store, self.account, receipt_timeout=config.receipt_timeout
+            self.loop_chain,
+            self.store,
+            self.account,
+            receipt_timeout=config.receipt_timeout,
+            gold_grace=config.gold_grace,
+            max_auto_restarts=config.max_auto_restarts,
         )
         self.status = ServiceStatus()
         self.context = ApiContext(
@@ -155,12 +170,17 @@ class OracleService:
             oracle=self.account.address,
             max_body_bytes=config.max_body_bytes,
             status=self.status,
+            gold_grace=config.gold_grace,
         )
-        if not self.loop_chain.is_oracle(self.account.address):
+        current = self.loop_chain.current_rules_id()
+        if not self.loop_chain.is_live_oracle(current, self.account.address):
             log.warning(
-                "%s does not hold ORACLE_ROLE in committee %s: its proposals will revert",
+                "%s is not a live oracle of committee %s's current rule set %d: it will not "
+                "propose for tasks created under it (tasks of earlier rule sets it belongs to "
+                "are still served)",
                 self.account.address,
                 self.loop_chain.committee.address,
+                current,
             )
 
     def run_once(self) -> None:
@@ -222,13 +242,21 @@ def serve(config: OracleConfig) -> None:
 
 
 def approve_repropose(store: Store, task_id: int, round_: int | None = None) -> int:
-    """Operator action after a veto: let the scheduler propose for `task_id` in `round_`
-    (default: the round the latest veto started). Returns the approved round."""
+    """Operator action for a round the scheduler holds back: propose a payout an arbitrator
+    ruled wrong, or restart a split round past the automatic limit, for `task_id` in `round_`
+    (default: the latest round this oracle's database knows of). Returns the approved round."""
     with store.write() as tx:
         if round_ is None:
-            vetoes = [e for e in tx.committee_events(task_id) if e.kind == "vetoed"]
-            if not vetoes or vetoes[-1].round is None:
-                raise ConfigError(f"task {task_id}: no veto recorded; give the round explicitly")
-            round_ = vetoes[-1].round
+            known: list[int] = [p.round for p in tx.proposals(task_id)]
+            for e in tx.committee_events(task_id):
+                if e.round is None:
+                    continue
+                ruling = e.kind == "resolved" and e.verdict in (2, 3)
+                known.append(e.round + 1 if ruling else e.round)
+            if not known:
+                raise ConfigError(
+                    f"task {task_id}: this oracle knows no round of it; give the round explicitly"
+                )
+            round_ = max(known)
         tx.approve_round(task_id, round_)
     return round_

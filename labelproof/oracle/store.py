@@ -14,16 +14,19 @@ Tables:
 * ``meta``: the chain id and escrow the database belongs to (a database is never reused for
   another deployment, since its cursor and tasks would be wrong there).
 * ``cursor``: the last block whose events are fully stored.
-* ``tasks``, ``attestations``, ``committee_events``: chain events (see follower.py).
+* ``tasks``, ``attestations``, ``committee_events``: chain events (see follower.py). A task's
+  deadlines move when the requester closes it early (``TaskClosedEarly``).
 * ``specs``, ``reveals``, ``gold``: what requesters and annotators gave the oracle, each
   checked against the chain before it is stored.
 * ``task_state``: the oracle's own per-task state: when the reveals were sealed for scoring,
-  the last note logged, which round an operator approved for re-proposing after a veto.
-* ``reports``: per (task, round) the report bytes, payout tree dump, root, total, report hash
-  and the reveals the report was computed from (published for auditors).
+  the last note logged, which round an operator approved for proposing in although the
+  scheduler would hold back (see scheduler.py).
+* ``reports``: per (task, round) the report bytes, payout tree dump, root, total, report hash,
+  and the inputs bundle (exact bytes) with its keccak256, the on-chain ``inputsHash``.
 * ``proposals``: the per (task, round) state machine ``scored -> sent -> confirmed``
-  (or ``reverted``, ``skipped``); ``sent`` holds the signed raw transaction, written *before*
-  it is broadcast (see scheduler.py).
+  (or ``reverted``, ``skipped``; a reverted vote goes back to ``scored`` a bounded number of
+  times); ``sent`` holds the signed raw transaction, written *before* it is broadcast (see
+  scheduler.py).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 PROPOSAL_STATES = ("scored", "sent", "confirmed", "reverted", "skipped")
 
@@ -63,7 +66,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     challenge_period INTEGER NOT NULL,
     claim_period INTEGER NOT NULL,
     oracle_timeout INTEGER NOT NULL,
-    block INTEGER
+    block INTEGER,
+    rules_id INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS attestations (
     task_id INTEGER NOT NULL,
@@ -79,12 +83,17 @@ CREATE TABLE IF NOT EXISTS committee_events (
     block INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
     task_id INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('pending', 'vetoed', 'finalized')),
+    kind TEXT NOT NULL
+        CHECK (kind IN ('pending', 'vetoed', 'finalized', 'restarted', 'disputed', 'resolved')),
     round INTEGER,
     root TEXT,
     total TEXT,
     report_hash TEXT,
     challenge_ends INTEGER,
+    inputs_hash TEXT,
+    proposer TEXT,
+    dispute_id TEXT,
+    verdict INTEGER,
     PRIMARY KEY (block, log_index)
 );
 CREATE INDEX IF NOT EXISTS committee_events_task ON committee_events (task_id);
@@ -125,10 +134,13 @@ CREATE TABLE IF NOT EXISTS reports (
     root TEXT NOT NULL,
     total TEXT NOT NULL,
     report_hash TEXT NOT NULL,
-    inputs_json TEXT NOT NULL,
+    bundle BLOB NOT NULL,
+    inputs_hash TEXT NOT NULL,
+    gold_status TEXT NOT NULL,
     created_at REAL NOT NULL,
     PRIMARY KEY (task_id, round)
 );
+CREATE INDEX IF NOT EXISTS reports_inputs_hash ON reports (inputs_hash);
 CREATE TABLE IF NOT EXISTS proposals (
     task_id INTEGER NOT NULL,
     round INTEGER NOT NULL,
@@ -137,11 +149,13 @@ CREATE TABLE IF NOT EXISTS proposals (
     root TEXT,
     total TEXT,
     report_hash TEXT,
+    inputs_hash TEXT,
     nonce INTEGER,
     tx_hash TEXT,
     raw_tx TEXT,
     note TEXT,
     updated_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, round)
 );
 """
@@ -176,6 +190,7 @@ class TaskRow:
     claim_period: int
     oracle_timeout: int
     block: int | None = None
+    rules_id: int = 0  # the committee rule set the task was created under (0: not read yet)
 
     @property
     def has_gold(self) -> bool:
@@ -183,6 +198,7 @@ class TaskRow:
 
     @property
     def oracle_deadline(self) -> int:
+        """Until a proposal has been pending, the last second a first proposal may come."""
         return self.reveal_deadline + self.oracle_timeout
 
 
@@ -197,17 +213,32 @@ class AttestationRow:
     log_index: int
 
 
+COMMITTEE_KINDS = ("pending", "vetoed", "finalized", "restarted", "disputed", "resolved")
+
+
 @dataclass(frozen=True)
 class CommitteeEvent:
+    """One committee event of a task. ``round`` is the round the event happened in, except for
+    ``vetoed`` and ``restarted``, where it is the new round (as the events say), and
+    ``resolved``, where it is the round of the dispute that was ruled on."""
+
     block: int
     log_index: int
     task_id: int
-    kind: str  # pending | vetoed | finalized
+    kind: str  # one of COMMITTEE_KINDS
     round: int | None = None
     root: str | None = None
     total: int | None = None
     report_hash: str | None = None
     challenge_ends: int | None = None
+    inputs_hash: str | None = None
+    proposer: str | None = None
+    dispute_id: int | None = None
+    verdict: int | None = None
+
+    @property
+    def payout(self) -> tuple[str | None, int | None, str | None, str | None]:
+        return (self.root, self.total, self.report_hash, self.inputs_hash)
 
 
 @dataclass(frozen=True)
@@ -239,8 +270,14 @@ class ReportRow:
     root: str
     total: int
     report_hash: str
-    inputs_json: str
+    bundle: bytes  # the canonical inputs bundle, exactly as served
+    inputs_hash: str  # keccak256 of `bundle`: the inputsHash proposed on chain
+    gold_status: str  # none | revealed | withheld
     created_at: float
+
+    @property
+    def inputs_json(self) -> str:
+        return self.bundle.decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -251,11 +288,13 @@ class ProposalRow:
     root: str | None
     total: int | None
     report_hash: str | None
+    inputs_hash: str | None
     nonce: int | None
     tx_hash: str | None
     raw_tx: str | None
     note: str | None
     updated_at: float
+    attempts: int = 0  # transactions signed for this vote so far (a reverted one is retried)
 
 
 @dataclass(frozen=True)
@@ -305,13 +344,16 @@ class Tx:
         return [_task_row(r) for r in self._all("SELECT * FROM tasks ORDER BY task_id")]
 
     def add_task(self, t: TaskRow) -> None:
-        # The same immutable parameters arrive from the event and from a direct state read; the
-        # event's block number is the only thing a later insert may add.
+        # The same parameters arrive from the event and from a direct state read; the event's
+        # block number and the rule set id (not in the event) are all a later insert may add.
+        # Deadlines move only through close_early: a state read after an early close already
+        # has the moved ones, and the creation event, read later, must not move them back.
         self.conn.execute(
             "INSERT INTO tasks (task_id, requester, token, budget, spec_hash, gold_commitment, "
             "annotation_deadline, reveal_deadline, challenge_period, claim_period, "
-            "oracle_timeout, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (task_id) DO UPDATE SET block = COALESCE(tasks.block, excluded.block)",
+            "oracle_timeout, block, rules_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (task_id) DO UPDATE SET block = COALESCE(tasks.block, excluded.block), "
+            "rules_id = MAX(tasks.rules_id, excluded.rules_id)",
             (
                 t.task_id,
                 t.requester,
@@ -325,7 +367,16 @@ class Tx:
                 t.claim_period,
                 t.oracle_timeout,
                 t.block,
+                t.rules_id,
             ),
+        )
+
+    def close_early(self, task_id: int, annotation_deadline: int, reveal_deadline: int) -> None:
+        """The requester closed the task early: both deadlines moved up (never later)."""
+        self.conn.execute(
+            "UPDATE tasks SET annotation_deadline = MIN(annotation_deadline, ?), "
+            "reveal_deadline = MIN(reveal_deadline, ?) WHERE task_id = ?",
+            (annotation_deadline, reveal_deadline, task_id),
         )
 
     def add_attestation(self, a: AttestationRow) -> None:
@@ -341,8 +392,10 @@ class Tx:
         return [AttestationRow(**dict(r)) for r in rows]
 
     def add_committee_event(self, e: CommitteeEvent) -> None:
+        if e.kind not in COMMITTEE_KINDS:
+            raise StoreError(f"unknown committee event kind {e.kind!r}")
         self.conn.execute(
-            "INSERT OR IGNORE INTO committee_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO committee_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 e.block,
                 e.log_index,
@@ -353,6 +406,10 @@ class Tx:
                 None if e.total is None else str(e.total),
                 e.report_hash,
                 e.challenge_ends,
+                e.inputs_hash,
+                e.proposer,
+                None if e.dispute_id is None else str(e.dispute_id),
+                e.verdict,
             ),
         )
 
@@ -363,9 +420,33 @@ class Tx:
         out = []
         for r in rows:
             d = dict(r)
-            d["total"] = None if d["total"] is None else int(d["total"])
+            for key in ("total", "dispute_id"):
+                d[key] = None if d[key] is None else int(d[key])
             out.append(CommitteeEvent(**d))
         return out
+
+    def ruled_wrong(self, task_id: int) -> set[tuple[Any, ...]]:
+        """Payouts (root, total, report_hash, inputs_hash) of the task that an arbitrator
+        ruled wrong (PayoutWrong or RefundRequester)."""
+        events = self.committee_events(task_id)
+        rounds = {e.round for e in events if e.kind == "resolved" and e.verdict in (2, 3)}
+        return {e.payout for e in events if e.kind == "pending" and e.round in rounds}
+
+    def round_start(self, task_id: int, round_: int) -> str | None:
+        """What started round `round_` of the task, as far as the stored events tell: "vetoed",
+        "restarted", "ruling" or "finalized"; None if no stored event explains it yet."""
+        for e in reversed(self.committee_events(task_id)):
+            if e.kind in ("vetoed", "restarted") and e.round == round_:
+                return e.kind
+            if e.kind == "resolved" and e.round == round_ - 1 and e.verdict in (2, 3):
+                return "ruling"
+            if e.kind == "finalized":
+                return "finalized"
+        return None
+
+    def restarts(self, task_id: int) -> int:
+        """How many times anyone restarted a round of the task."""
+        return sum(1 for e in self.committee_events(task_id) if e.kind == "restarted")
 
     def finalized(self, task_id: int) -> bool:
         row = self._one(
@@ -462,11 +543,12 @@ class Tx:
         d = dict(row)
         d["total"] = int(d["total"])
         d["report"] = bytes(d["report"])
+        d["bundle"] = bytes(d["bundle"])
         return ReportRow(**d)
 
     def add_report(self, r: ReportRow) -> None:
         self.conn.execute(
-            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.task_id,
                 r.round,
@@ -475,10 +557,19 @@ class Tx:
                 r.root,
                 str(r.total),
                 r.report_hash,
-                r.inputs_json,
+                r.bundle,
+                r.inputs_hash,
+                r.gold_status,
                 r.created_at,
             ),
         )
+
+    def bundle(self, inputs_hash: str) -> bytes | None:
+        """The inputs bundle whose keccak256 is `inputs_hash` (0x + 64 lowercase hex)."""
+        row = self._one(
+            "SELECT bundle FROM reports WHERE inputs_hash = ? LIMIT 1", inputs_hash.lower()
+        )
+        return None if row is None else bytes(row["bundle"])
 
     def proposal(self, task_id: int, round_: int) -> ProposalRow | None:
         row = self._one("SELECT * FROM proposals WHERE task_id = ? AND round = ?", task_id, round_)
@@ -495,7 +586,7 @@ class Tx:
         if p.state not in PROPOSAL_STATES:
             raise StoreError(f"unknown proposal state {p.state!r}")
         self.conn.execute(
-            "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 p.task_id,
                 p.round,
@@ -503,11 +594,13 @@ class Tx:
                 p.root,
                 None if p.total is None else str(p.total),
                 p.report_hash,
+                p.inputs_hash,
                 p.nonce,
                 p.tx_hash,
                 p.raw_tx,
                 p.note,
                 p.updated_at,
+                p.attempts,
             ),
         )
 
@@ -550,15 +643,23 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         conn = self._conn()
+        # Check the version before creating anything: an older database is refused as it is.
+        has_meta = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        found = None
+        if has_meta is not None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = None if row is None else str(row[0])
+        if found is not None and found != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {found}, this oracle needs {SCHEMA_VERSION} "
+                "(a database of the v1 contracts cannot serve v2 ones): use another data directory"
+            )
         conn.executescript(_SCHEMA)
         with self.write() as tx:
-            found = tx.meta("schema_version")
-            if found is None:
+            if tx.meta("schema_version") is None:
                 tx.set_meta("schema_version", SCHEMA_VERSION)
-            elif found != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {found}, this oracle needs {SCHEMA_VERSION}"
-                )
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

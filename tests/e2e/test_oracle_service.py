@@ -1,11 +1,15 @@
 """The oracle service end to end: the real service as a subprocess, against its own anvil.
 
-One anvil and one deployment (2-of-3 committee) for the module; oracle instances A and B run
-as `python -m labelproof.oracle serve` with their own keys and databases. Tests cover a whole
-task (both oracles reach the same root, it finalizes, the served proofs claim on chain), every
-bad-input case of the API (status, message, and no change to the stored data), crash recovery
-with `kill -9` (after reveals, after broadcasting a proposal, after signing one but before
-broadcasting it) and the veto policy (no automatic re-proposal; an operator approves).
+One anvil and one v2 deployment (2-of-3 committee, a guardian that is not an oracle, the local
+LocalArbitrator) for the module; oracle instances A and B run as `python -m labelproof.oracle
+serve` with their own keys and databases; the third oracle key (C) is used directly by tests.
+Tests cover a whole task (both oracles reach the same root, the served inputs bundle hashes to
+the proposed inputsHash, it finalizes, the served proofs claim on chain), every bad-input case
+of the API (status, message, and no change to the stored data), crash recovery with `kill -9`
+(after reveals, after broadcasting a proposal, after signing one but before broadcasting it),
+rounds (re-proposal after a veto; a split vote restarted; a payout ruled wrong held for an
+operator), a withheld gold set (scored without gold after the gold deadline) and an early
+close (the deadlines move).
 
 No brownie here: these tests start their own anvil (labelproof.node) and deploy with
 labelproof.deploy.
@@ -32,16 +36,19 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.logs import DISCARD
 
-from labelproof.chain import Sender, contract_at
+from labelproof.chain import ChainError, Sender, contract_at
 from labelproof.commitments import annotation_leaf, annotation_root, new_salt
 from labelproof.deploy import DeployConfig, Deployment, deploy_suite
 from labelproof.node import LocalNode, free_port, start_anvil
 from labelproof.oracle.follower import Follower
 from labelproof.oracle.onchain import OracleChain
+from labelproof.oracle.records import BUNDLE_FORMAT, REPORT_FORMAT, WITHHELD_NOTE
 from labelproof.oracle.service import KEY_ENV, ConfigError, OracleConfig
 from labelproof.oracle.store import Store, StoreError
 from labelproof.scoring import SCORING_VERSION
+from labelproof.settlement import Proposal, Status, Verdict, inputs_hash, task_dict
 from labelproof.spec import ScoringSpec, TaskSpec, gold_commitment, spec_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +82,7 @@ class Env:
     admin: Sender
     guardian: Sender
     requester: Sender
+    disputer: Sender
     oracle_keys: list[LocalAccount]
     tmp: Path
 
@@ -93,17 +101,22 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         keys = [Account.create() for _ in range(3)]
         for k in keys:
             node.set_balance(k.address, 10 * TOKEN)
+        # Local floors: challenge >= 1 h, claim >= 1 d, oracle timeout >= 1 d; the tasks here
+        # use 1 d, 30 d and 7 d. The arbitrator is a LocalArbitrator whose panel is the admin.
         dep = deploy_suite(
             w3,
             admin,
             DeployConfig(guardian=dev[1], oracles=tuple(k.address for k in keys), threshold=2),
         )
+        assert dep.guardian == dev[1] and dev[1] not in dep.oracles
         deployment_file = tmp / "deployment.json"
         deployment_file.write_text(dep.to_json())
         assert dep.reward_token is not None
         token = contract_at(w3, "RewardToken", dep.reward_token)
         requester = Sender(w3, dev[2])
         admin.call(token.functions.mint(requester.address, 100 * BUDGET), what="mint")
+        disputer = Sender(w3, dev[4])
+        admin.call(token.functions.mint(disputer.address, 10 * BUDGET), what="mint")
         yield Env(
             node=node,
             w3=w3,
@@ -116,6 +129,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             admin=admin,
             guardian=Sender(w3, dev[1]),
             requester=requester,
+            disputer=disputer,
             oracle_keys=keys,
             tmp=tmp,
         )
@@ -364,7 +378,12 @@ def attest(env: Env, task_id: int, ann: Annotator) -> None:
     )
 
 
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
 def proposals_by(env: Env, task_id: int) -> list[dict[str, Any]]:
+    """Every vote (Proposed event) on the task, in chain order."""
     logs = env.committee.events.Proposed().get_logs(
         from_block=env.dep.block, argument_filters={"taskId": task_id}
     )
@@ -372,13 +391,69 @@ def proposals_by(env: Env, task_id: int) -> list[dict[str, Any]]:
         {
             "oracle": to_checksum_address(e["args"]["oracle"]),
             "round": int(e["args"]["round"]),
-            "root": "0x" + bytes(e["args"]["root"]).hex(),
+            "root": _hex(e["args"]["root"]),
             "total": int(e["args"]["total"]),
-            "report_hash": "0x" + bytes(e["args"]["reportHash"]).hex(),
-            "tx": "0x" + bytes(e["transactionHash"]).hex(),
+            "report_hash": _hex(e["args"]["reportHash"]),
+            "inputs_hash": _hex(e["args"]["inputsHash"]),
+            "tx": _hex(e["transactionHash"]),
         }
         for e in logs
     ]
+
+
+def pending_events(env: Env, task_id: int) -> list[dict[str, Any]]:
+    """Every ProposalPending event of the task, in chain order."""
+    logs = env.committee.events.ProposalPending().get_logs(
+        from_block=env.dep.block, argument_filters={"taskId": task_id}
+    )
+    return [
+        {
+            "round": int(e["args"]["round"]),
+            "root": _hex(e["args"]["root"]),
+            "total": int(e["args"]["total"]),
+            "report_hash": _hex(e["args"]["reportHash"]),
+            "inputs_hash": _hex(e["args"]["inputsHash"]),
+            "proposer": to_checksum_address(e["args"]["proposer"]),
+        }
+        for e in logs
+    ]
+
+
+def pending(env: Env, task_id: int) -> Proposal:
+    return Proposal.from_raw(env.committee.functions.pending(task_id).call())
+
+
+def is_pending(env: Env, task_id: int) -> bool:
+    return bool(env.committee.functions.isPending(task_id).call())
+
+
+def votes_in(env: Env, task_id: int, round_: int) -> list[dict[str, Any]]:
+    return [p for p in proposals_by(env, task_id) if p["round"] == round_]
+
+
+def repropose(oracle: Oracle, task_id: int, round_: int | None = None) -> str:
+    """The operator's `python -m labelproof.oracle repropose` against the oracle's database."""
+    extra = [] if round_ is None else ["--round", str(round_)]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelproof.oracle",
+            "repropose",
+            "--task",
+            str(task_id),
+            "--data-dir",
+            str(oracle.data_dir),
+            *extra,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def register_and_reveal(
@@ -429,7 +504,7 @@ def test_full_task_two_oracles_agree_finalize_and_claim(
     for o in oracles:
         r = o.http.post(f"/tasks/{tid}/gold", json=task.gold_body())
         assert r.status_code == 201, r.text
-        for path in ("report", "tree", "reveals", f"proof/{task.annotators[0].address}"):
+        for path in ("report", "tree", "reveals", "bundle", f"proof/{task.annotators[0].address}"):
             r = o.http.get(f"/tasks/{tid}/{path}")
             assert r.status_code == 404
             assert r.json() == {"error": f"task {tid} has not been scored by this oracle yet"}
@@ -447,6 +522,14 @@ def test_full_task_two_oracles_agree_finalize_and_claim(
     assert sorted(p["oracle"] for p in props) == sorted([a.address, b.address])
     assert props[0]["root"] == props[1]["root"]
     assert props[0]["report_hash"] == props[1]["report_hash"]
+    assert props[0]["inputs_hash"] == props[1]["inputs_hash"]
+    [pend] = pending_events(env, tid)
+    assert (pend["round"], pend["root"], pend["inputs_hash"]) == (
+        0,
+        props[0]["root"],
+        props[0]["inputs_hash"],
+    )
+    assert pend["proposer"] == "0x" + "00" * 20  # a committee proposal, not a bonded one
 
     reports = [o.http.get(f"/tasks/{tid}/report") for o in oracles]
     trees = [o.http.get(f"/tasks/{tid}/tree").json() for o in oracles]
@@ -455,26 +538,66 @@ def test_full_task_two_oracles_agree_finalize_and_claim(
     assert "0x" + keccak(reports[0].content).hex() == props[0]["report_hash"]
     assert reports[0].headers["x-report-hash"] == props[0]["report_hash"]
     report = reports[0].json()
-    assert report["format"] == "labelproof-report/1"
+    assert report["format"] == REPORT_FORMAT == "labelproof-report/2"
     assert report["task"]["task_id"] == tid
     assert report["reveals"]["count"] == len(task.annotators)
     assert report["scoring"]["inputs"]["gold_items"] == len(task.gold or {})
     assert report["payout"]["root"] == props[0]["root"] == trees[0]["tree"][0]
+    assert report["inputs"] == {"format": BUNDLE_FORMAT, "hash": pend["inputs_hash"]}
+    assert report["gold"] == {"status": "revealed"}
 
-    # -- published inputs: every reveal with its salts, and the gold set
+    # -- the inputs bundle: its exact bytes hash to the on-chain inputsHash, from every oracle
+    bundles = [o.http.get(f"/tasks/{tid}/bundle") for o in oracles]
+    for r in bundles:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["x-inputs-hash"] == pend["inputs_hash"]
+        assert r.headers["x-round"] == "0"
+    assert bundles[0].content == bundles[1].content
+    assert inputs_hash(bundles[0].content) == pend["inputs_hash"]
+    by_hash = a.http.get(f"/bundles/{pend['inputs_hash']}")
+    assert by_hash.status_code == 200 and by_hash.content == bundles[0].content
+    assert a.http.get(f"/bundles/{pend['inputs_hash'].upper().replace('0X', '0x')}").content == (
+        bundles[0].content
+    )
+    missing = "0x" + "ab" * 32
+    r = a.http.get(f"/bundles/{missing}")
+    assert r.status_code == 404
+    assert r.json() == {"error": f"this oracle has published no inputs bundle with hash {missing}"}
+    r = a.http.get("/bundles/0x1234")
+    assert r.status_code == 422 and "path.inputs_hash" in r.json()["error"]
+    bundle = json.loads(bundles[0].content)
+    assert bundle["format"] == BUNDLE_FORMAT
+    assert bundle["scoring_version"] == SCORING_VERSION
+    assert bundle["task"] == report["task"]
+    assert bundle["spec"] == task.spec_body()
+    assert [r["annotator"] for r in bundle["reveals"]] == sorted(x.address for x in task.annotators)
+    assert bundle["excluded"] == []
+    assert bundle["gold"] == {
+        "status": "revealed",
+        "commitment": "0x" + gold_commitment(task.gold or {}, task.gold_salt).hex(),
+        "gold": sorted([k, v] for k, v in (task.gold or {}).items()),
+        "salt": "0x" + task.gold_salt.hex(),
+    }
+    assert a.status(tid)["inputs_hash"] == pend["inputs_hash"]
+
+    # -- published inputs: the bundle's JSON with round and hashes
     published = a.http.get(f"/tasks/{tid}/reveals").json()
     assert len(published["reveals"]) == len(task.annotators)
     assert published["gold"]["salt"] == "0x" + task.gold_salt.hex()
     assert dict(published["gold"]["gold"]) == task.gold
     assert published["report_hash"] == props[0]["report_hash"]
+    assert published["inputs_hash"] == pend["inputs_hash"]
+    assert published["round"] == 0
 
     # -- finalize after the challenge window: the posted root is the served tree's root
     env.node.time_travel(DAY + 1)
     anyone = list(env.w3.eth.accounts)[3]
     Sender(env.w3, anyone).call(env.committee.functions.finalize(tid), what="finalize")
-    posted = env.escrow.functions.task(tid).call()
-    assert "0x" + bytes(posted[0]).hex() == trees[0]["tree"][0]
-    assert int(posted[2]) == report["payout"]["total"] == props[0]["total"]
+    posted = task_dict(env.escrow.functions.task(tid).call())
+    assert posted["status"] == Status.FINAL and posted["rulesId"] == 1
+    assert _hex(posted["payoutRoot"]) == trees[0]["tree"][0]
+    assert int(posted["payoutTotal"]) == report["payout"]["total"] == props[0]["total"]
 
     # -- every paid annotator claims with the served proof, from its own wallet
     by_address = {ann.address: ann for ann in task.annotators}
@@ -678,6 +801,7 @@ def test_bad_inputs_are_refused_and_change_nothing(
     # -- nothing published before scoring; unknown tasks are 404 on reads too
     refused("GET", f"/tasks/{tid}/report", 404, "has not been scored by this oracle yet")
     refused("GET", f"/tasks/{tid}/reveals", 404, "has not been scored by this oracle yet")
+    refused("GET", f"/tasks/{tid}/bundle", 404, "has not been scored by this oracle yet")
     refused("GET", "/tasks/999999/tree", 404, "task 999999 does not exist on chain")
     refused("GET", "/tasks/abc/tree", 422, "invalid request: path.task_id")
 
@@ -720,6 +844,8 @@ def test_bad_inputs_are_refused_and_change_nothing(
         "/tasks/{task_id}/report",
         "/tasks/{task_id}/tree",
         "/tasks/{task_id}/proof/{account}",
+        "/tasks/{task_id}/bundle",
+        "/bundles/{inputs_hash}",
         "/health",
     ):
         assert p in paths
@@ -770,9 +896,13 @@ def test_kill_9_loses_no_reveal_and_proposes_exactly_once(
     with store.read() as tx:
         signed = tx.proposal(t2.task_id, 0)
         settled = tx.proposal(t1.task_id, 0)
+        stored_report = tx.report(t2.task_id, 0)
     assert settled is not None and settled.state == "confirmed"
     assert signed is not None and signed.state == "sent" and signed.tx_hash
     assert not [p for p in proposals_by(env, t2.task_id) if p["oracle"] == a.address]
+    # The bundle was stored (so served) before the proposal carrying its hash was broadcast.
+    assert stored_report is not None and signed.inputs_hash is not None
+    assert inputs_hash(stored_report.bundle) == stored_report.inputs_hash == signed.inputs_hash
 
     # -- the restart broadcasts the stored transaction: the same bytes, not a new vote
     a.start()
@@ -792,9 +922,10 @@ def test_kill_9_loses_no_reveal_and_proposes_exactly_once(
         assert len(mine) == 1 and len(theirs) == 1
         assert mine[0]["root"] == theirs[0]["root"]
         assert mine[0]["report_hash"] == theirs[0]["report_hash"]
-    assert next(p for p in proposals_by(env, t2.task_id) if p["oracle"] == a.address)["tx"] == (
-        signed.tx_hash
-    )
+    mined = next(p for p in proposals_by(env, t2.task_id) if p["oracle"] == a.address)
+    assert mined["tx"] == signed.tx_hash
+    assert mined["inputs_hash"] == signed.inputs_hash
+    assert a.http.get(f"/bundles/{signed.inputs_hash}").content == stored_report.bundle
     published = a.http.get(f"/tasks/{t1.task_id}/reveals").json()
     assert sorted(r["annotator"] for r in published["reveals"]) == sorted(
         ann.address for ann in t1.annotators
@@ -802,56 +933,240 @@ def test_kill_9_loses_no_reveal_and_proposes_exactly_once(
     store.close()
 
 
-def test_veto_waits_for_an_operator(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+def test_veto_then_both_oracles_propose_again(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """A veto starts round 1; both oracles score afresh and propose the same payout again (a
+    guardian alone cannot block a payout), which becomes pending; a second veto is refused."""
     a, b = oracles
     task = make_task(env, seed=6, accuracies=(0.95, 0.9, 0.7))
     tid = task.task_id
     register_and_reveal(task, a, b)
     env.node.time_travel(2 * DAY + 1)
-    wait_for("the proposal", lambda: env.committee.functions.isPending(tid).call(), 30, a, b)
-    first = proposals_by(env, tid)
+    wait_for("the proposal", lambda: is_pending(env, tid), 30, a, b)
+    first = votes_in(env, tid, 0)
+    assert len(first) == 2
 
     env.guardian.call(env.committee.functions.veto(tid, "test veto"), what="veto")
-    assert env.committee.functions.pending(tid).call()[3] == 1  # round 1
-    wait_for(
-        "A to notice the veto",
-        lambda: "waiting for an operator" in (a.status(tid)["note"] or ""),
-        30,
-        a,
-    )
-    time.sleep(1.0)  # several more ticks: still no proposal in round 1
-    assert proposals_by(env, tid) == first
+    assert pending(env, tid).round == 1 and pending(env, tid).veto_used
+    wait_for("the round-1 proposal to be pending", lambda: is_pending(env, tid), 30, a, b)
+    again = votes_in(env, tid, 1)
+    assert sorted(p["oracle"] for p in again) == sorted([a.address, b.address])
+    for vote in again:
+        for key in ("root", "total", "report_hash", "inputs_hash"):
+            assert vote[key] == first[0][key]
+    assert [p["round"] for p in pending_events(env, tid)] == [0, 1]
+    for o in oracles:
+        rounds = [(p["round"], p["state"]) for p in o.status(tid)["proposals"]]
+        assert rounds == [(0, "confirmed"), (1, "confirmed")]
+        assert o.http.get(f"/tasks/{tid}/bundle").headers["x-round"] == "1"
+    with pytest.raises(ChainError, match="veto again failed") as refused:
+        env.guardian.call(env.committee.functions.veto(tid, "again"), what="veto again")
+    assert bytes(keccak(text="VetoUsed(uint256)"))[:4].hex() in str(refused.value)
 
-    # -- an operator approves round 1 for A: it scores again and proposes the same payout
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "labelproof.oracle",
-            "repropose",
-            "--task",
-            str(tid),
-            "--data-dir",
-            str(a.data_dir),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+
+def test_split_vote_restarts_the_round(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """Every oracle votes, for three different payouts (B's and C's keys used directly): A
+    restarts the round and votes again; B, back online, joins it in round 1 and it is pending."""
+    a, b = oracles
+    task = make_task(env, seed=8, accuracies=(0.95, 0.9, 0.8), gold_items=0)
+    tid = task.task_id
+    register_and_reveal(task, a, b)
+    b.stop()
+    try:
+        env.node.time_travel(2 * DAY + 1)
+
+        def other_payout(n: int) -> tuple[bytes, int, bytes, bytes]:
+            return (keccak(text=f"root {n}"), n, keccak(text=f"report {n}"), keccak(text=f"in {n}"))
+
+        carol = Sender(env.w3, env.oracle_keys[2])
+        carol.call(env.committee.functions.propose(tid, *other_payout(1)), what="C's vote")
+        mine = wait_for(
+            "A's round-0 vote",
+            lambda: [p for p in votes_in(env, tid, 0) if p["oracle"] == a.address],
+            30,
+            a,
+        )
+        assert sorted(p["oracle"] for p in votes_in(env, tid, 0)) == sorted(
+            [env.oracle_keys[2].address, a.address]
+        )
+        assert not is_pending(env, tid)
+        time.sleep(1.0)  # several ticks: B has not voted, so the round can proceed
+        assert pending(env, tid).round == 0
+        Sender(env.w3, b.key).call(
+            env.committee.functions.propose(tid, *other_payout(2)), what="B's key's vote"
+        )
+        restarted = wait_for(
+            "A to restart the round",
+            lambda: env.committee.events.RoundRestarted().get_logs(
+                from_block=env.dep.block, argument_filters={"taskId": tid}
+            ),
+            30,
+            a,
+        )
+        assert [(int(e["args"]["round"]), e["args"]["caller"]) for e in restarted] == [
+            (1, a.address)
+        ]
+        again = wait_for("A's round-1 vote", lambda: votes_in(env, tid, 1), 30, a)
+        assert [p["oracle"] for p in again] == [a.address]
+        for key in ("root", "total", "report_hash", "inputs_hash"):
+            assert again[0][key] == mine[0][key]
+        assert not is_pending(env, tid)  # one vote of two in round 1
+    finally:
+        b.start()
+    wait_for("the round-1 proposal to be pending", lambda: is_pending(env, tid), 30, a, b)
+    assert [p["oracle"] for p in votes_in(env, tid, 1)] == [a.address, b.address]
+    [pend] = pending_events(env, tid)
+    assert (pend["round"], pend["root"], pend["inputs_hash"]) == (
+        1,
+        mine[0]["root"],
+        mine[0]["inputs_hash"],
     )
-    assert done.returncode == 0, done.stderr
-    assert f"task {tid}: re-proposing approved for round 1" in done.stdout
-    again = wait_for(
-        "A's round-1 proposal",
-        lambda: [p for p in proposals_by(env, tid) if p["round"] == 1],
-        30,
-        a,
+    assert (
+        inputs_hash(b.http.get(f"/bundles/{pend['inputs_hash']}").content) == (pend["inputs_hash"])
     )
+
+
+def test_payout_ruled_wrong_waits_for_an_operator(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """An arbitrator rules the committee's payout wrong: round 1 begins, and the oracles, which
+    score the same payout again, do not propose it on their own; an operator's approval does."""
+    a, b = oracles
+    task = make_task(env, seed=11, accuracies=(0.95, 0.9, 0.8), gold_items=0)
+    tid = task.task_id
+    register_and_reveal(task, a, b)
+    env.node.time_travel(2 * DAY + 1)
+    wait_for("the proposal", lambda: is_pending(env, tid), 30, a, b)
+    first = votes_in(env, tid, 0)
+
+    bond = int(env.dep.settlement["dispute_bond"])
+    env.disputer.call(env.token.functions.approve(env.committee.address, bond), what="approve")
+    receipt = env.disputer.call(env.committee.functions.dispute(tid), what="dispute")
+    dispute_id = int(
+        env.committee.events.Disputed().process_receipt(receipt, errors=DISCARD)[0]["args"][
+            "disputeId"
+        ]
+    )
+    arbitrator = contract_at(env.w3, "LocalArbitrator", env.dep.arbitrator)
+    env.admin.call(arbitrator.functions.vote(dispute_id, int(Verdict.PAYOUT_WRONG)), what="rule")
+    assert pending(env, tid).round == 1
+    for o in oracles:
+        wait_for(
+            f"{o.name} to hold the payout ruled wrong",
+            lambda o=o: "ruled this oracle's payout" in (o.status(tid)["note"] or ""),
+            30,
+            o,
+        )
+    time.sleep(1.0)  # several more ticks: still no vote in round 1
+    assert votes_in(env, tid, 1) == []
+
+    assert f"task {tid}: re-proposing approved for round 1" in repropose(a, tid)
+    again = wait_for("A's round-1 vote", lambda: votes_in(env, tid, 1), 30, a)
     assert [p["oracle"] for p in again] == [a.address]
     assert again[0]["root"] == first[0]["root"]
-    assert again[0]["report_hash"] == first[0]["report_hash"]
-    assert not env.committee.functions.isPending(tid).call()  # 1 vote of 2 in round 1
+    assert again[0]["inputs_hash"] == first[0]["inputs_hash"]
+    assert not is_pending(env, tid)  # one vote of two in round 1: B still holds
+    assert "ruled this oracle's payout" in (b.status(tid)["note"] or "")
+
+
+def test_gold_withheld_is_scored_without_gold(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """The requester never reveals the gold set: the oracles wait until the gold deadline
+    (reveal deadline + 1 h by default), then score without gold, say so in the report and the
+    bundle, and refuse a gold set revealed later. The annotators are still paid."""
+    a, b = oracles
+    task = make_task(env, seed=9, accuracies=(0.95, 0.9, 0.85))
+    tid = task.task_id
+    assert task.gold is not None
+    for o in oracles:
+        assert o.http.get("/health").json()["gold_grace"] == 3600
+        r = o.http.post(f"/tasks/{tid}/spec", json=task.spec_body())
+        assert r.status_code == 201, r.text
+        for ann in task.annotators:
+            assert o.http.post(f"/tasks/{tid}/reveals", json=ann.body()).status_code == 201
+    view = a.status(tid)
+    assert view["gold_required"] and view["gold_status"] == "awaiting"
+    assert view["gold_grace"] == 3600
+    assert view["gold_deadline"] == task.reveal_deadline + 3600
+
+    env.node.time_travel(2 * DAY + 1)  # past the reveal deadline, inside the gold grace
+    for o in oracles:
+        wait_for(
+            f"{o.name} to wait for the gold set",
+            lambda o=o: (
+                "waiting for the requester to reveal the gold set" in (o.status(tid)["note"] or "")
+            ),
+            30,
+            o,
+        )
+    time.sleep(1.0)
+    assert proposals_by(env, tid) == []
+
+    env.node.time_travel(3600)  # past the gold deadline
+    wait_for("the proposal without gold", lambda: is_pending(env, tid), 30, a, b)
+    [pend] = pending_events(env, tid)
+    commitment = "0x" + gold_commitment(task.gold, task.gold_salt).hex()
+    for o in oracles:
+        report = o.http.get(f"/tasks/{tid}/report")
+        assert "0x" + keccak(report.content).hex() == pend["report_hash"]
+        doc = report.json()
+        assert doc["gold"] == {"status": "withheld", "note": WITHHELD_NOTE}
+        assert doc["scoring"]["inputs"]["gold_items"] == 0
+        bundle = o.http.get(f"/tasks/{tid}/bundle")
+        assert inputs_hash(bundle.content) == pend["inputs_hash"]
+        assert json.loads(bundle.content)["gold"] == {
+            "status": "withheld",
+            "commitment": commitment,
+        }
+        assert o.status(tid)["gold_status"] == "withheld"
+        late = o.http.post(f"/tasks/{tid}/gold", json=task.gold_body())
+        assert late.status_code == 409
+        assert f"too late to reveal the gold set of task {tid}" in late.json()["error"]
+        assert "withheld" in late.json()["error"]
+        assert not o.status(tid)["gold_revealed"]
+
+    # The payout is final and claimable although the gold set never came.
+    env.node.time_travel(DAY + 1)
+    Sender(env.w3, list(env.w3.eth.accounts)[3]).call(
+        env.committee.functions.finalize(tid), what="finalize"
+    )
+    assert task_dict(env.escrow.functions.task(tid).call())["status"] == Status.FINAL
+
+
+def test_closed_early_moves_the_deadlines(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """The requester closes a task with attestations early: the oracles follow
+    TaskClosedEarly, refuse reveals after the new reveal deadline and score right after it,
+    a day before the original one."""
+    a, b = oracles
+    task = make_task(env, seed=10, accuracies=(0.95, 0.9, 0.8), gold_items=0)
+    tid = task.task_id
+    for o in oracles:
+        assert o.http.post(f"/tasks/{tid}/spec", json=task.spec_body()).status_code == 201
+        assert o.status(tid)["reveal_deadline"] == task.reveal_deadline
+    receipt = env.requester.call(env.escrow.functions.cancelTask(tid), what="close early")
+    [closed] = env.escrow.events.TaskClosedEarly().process_receipt(receipt, errors=DISCARD)
+    annotation_deadline = int(closed["args"]["annotationDeadline"])
+    reveal_deadline = int(closed["args"]["revealDeadline"])
+    assert reveal_deadline < task.reveal_deadline
+    assert reveal_deadline - annotation_deadline == DAY  # the reveal window keeps its length
+    for o in oracles:
+        wait_for(
+            f"{o.name} to move the deadlines",
+            lambda o=o: (
+                (o.status(tid)["annotation_deadline"], o.status(tid)["reveal_deadline"])
+                == (annotation_deadline, reveal_deadline)
+            ),
+            30,
+            o,
+        )
+        assert o.status(tid)["oracle_deadline"] == reveal_deadline + 7 * DAY
+    for ann in task.annotators[:2]:
+        for o in oracles:
+            assert o.http.post(f"/tasks/{tid}/reveals", json=ann.body()).status_code == 201
+
+    env.node.time_travel(reveal_deadline - env.now() + 1)
+    late = a.http.post(f"/tasks/{tid}/reveals", json=task.annotators[2].body())
+    assert late.status_code == 409
+    assert f"the reveal window of task {tid} closed at {reveal_deadline}" in late.json()["error"]
+    wait_for("the proposal", lambda: is_pending(env, tid), 30, a, b)
+    assert env.now() < task.reveal_deadline  # scored before the original reveal deadline
+    assert json.loads(a.http.get(f"/tasks/{tid}/report").content)["reveals"]["count"] == 2
 
 
 def test_follower_confirmations_chunks_and_idempotent_rereads(env: Env, tmp_path: Path) -> None:
@@ -884,7 +1199,7 @@ def test_follower_confirmations_chunks_and_idempotent_rereads(env: Env, tmp_path
     attested = env.registry.events.Attested().get_logs(from_block=env.dep.block, to_block=head)
     assert len(attestations) == len(attested)
     kinds = {e.kind for e in committee}
-    assert kinds <= {"pending", "vetoed", "finalized"}
+    assert kinds <= {"pending", "vetoed", "finalized", "restarted", "disputed", "resolved"}
     stored = rows()
 
     # Re-read everything from the start block (as after a crash mid-chunk): nothing changes.
