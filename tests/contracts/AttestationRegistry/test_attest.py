@@ -1,4 +1,4 @@
-"""AttestationRegistry.attest, openTask / closeTask and the views."""
+"""AttestationRegistry.attest, openTask / closeTask / closeAnnotation and the views."""
 
 import pytest
 from eth_abi import encode
@@ -159,6 +159,25 @@ def test_open_and_close_from_escrow(registry, escrow, as_contract, annotator, ch
     assert registry.hasAttestations(777) is True  # closing keeps the record
 
 
+def test_close_annotation_from_escrow(
+    registry, escrow, as_contract, annotator, chain, pin_time, reverts_with
+):
+    """closeAnnotation (the escrow closing a task early): the deadline becomes now, the task
+    stays open for nothing but the record."""
+    sender = {"from": as_contract(escrow)}
+    registry.openTask(778, chain.time() + 10_000, sender)
+    registry.attest(778, ROOT, 1, {"from": annotator})
+    now = chain[-1].timestamp + 5
+    pin_time(now)
+    tx = registry.closeAnnotation(778, sender)
+    ev = tx.events["AnnotationClosed"]
+    assert (ev["taskId"], ev["annotationDeadline"]) == (778, now)
+    assert tuple(registry.window(778)) == (now, True)
+    pin_time(now + 1)
+    with reverts_with("AnnotationWindowClosed", 778, now):
+        registry.attest(778, ROOT2, 2, {"from": annotator})
+
+
 @pytest.mark.parametrize("who", ["admin", "guardian", "oracle", "requester", "annotator", "rando"])
 def test_open_close_only_escrow(registry, who, request, reverts_with):
     caller = request.getfixturevalue(who)
@@ -166,11 +185,13 @@ def test_open_close_only_escrow(registry, who, request, reverts_with):
         registry.openTask(777, 2**40, {"from": caller})
     with reverts_with("NotEscrow", caller):
         registry.closeTask(1, {"from": caller})
+    with reverts_with("NotEscrow", caller):
+        registry.closeAnnotation(1, {"from": caller})
 
 
 def test_views(registry, escrow):
     assert registry.escrow() == escrow
-    assert registry.version() == "1.0.0"
+    assert registry.version() == "2.0.0"
     assert tuple(registry.window(999)) == (0, False)
     assert registry.hasAttestations(999) is False
     assert (
