@@ -77,6 +77,8 @@ def test_scenario1_pause_no_longer_eats_the_claim_window(
     assert tx.events["Paused"]["until"] == start + MAX_PAUSE
     with reverts_with("EnforcedPause"):
         claim(escrow, tasks, tid, tree, b, rando)
+    with reverts_with("EnforcedPause"):
+        escrow.claimMany(b, [(tid, *tasks.leaf(tree, b))], {"from": rando})
 
     warp(deadline + 600)  # the nominal deadline passes during the pause
     assert escrow.paused()

@@ -2,6 +2,7 @@
 anyone may propose with a bond; a dishonest bonded proposal loses its bond to whoever disputes
 it, and the bonds in the committee always add up."""
 
+import brownie
 import pytest
 
 from tests.contracts.settlement_helpers import (
@@ -283,3 +284,31 @@ def test_dishonest_bonded_proposal_is_disputed_then_the_right_payout_is_paid(
     escrow.refund(tid, {"from": rando})
     assert token.balanceOf(requester) == before + BUDGET - total
     assert pt.task(tid)["claimed"] == total
+
+
+# ------------------------------------------------------------------------------------------
+# a task without attestations cancelled under a pending proposal
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="contract bug: TaskEscrow.cancelTask refunds a task without attestations in full "
+    "even while a proposal is pending or disputed; finalize then reverts WrongStatus for good "
+    "(the proposer's bond stays locked) and a RefundRequester ruling cannot be delivered",
+)
+@pytest.mark.parametrize("disputed", [False, True], ids=["pending", "disputed"])
+def test_cancel_refused_once_a_proposal_is_pending(
+    ps, pt, tid, bonds, bonder, disputer, requester, warp, disputed
+):
+    """ITaskEscrow: once a proposal has been pending, the requester gets back only the
+    unallocated part of the final payout. Today cancelTask (nobody attested) still refunds
+    the whole budget: afterwards committee.finalize reverts WrongStatus(task, Cancelled), so
+    the bonded proposer's bond can only come back through a veto or a PayoutWrong ruling, and
+    the panel's deciding RefundRequester vote reverts."""
+    warp(opens_at(pt, tid) + 1)
+    ps.committee.proposeBonded(tid, X, 0, REPORT, INPUTS, {"from": bonder})
+    if disputed:
+        ps.committee.dispute(tid, {"from": disputer})
+    with brownie.reverts():
+        ps.escrow.cancelTask(tid, {"from": requester})
