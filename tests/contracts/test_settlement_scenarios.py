@@ -5,7 +5,7 @@ withheld) is off-chain and tested with the oracle.
 """
 
 import pytest
-from brownie import FeeOnTopToken
+from brownie import FeeOnTopToken  # type: ignore[attr-defined]
 from eth_account import Account
 
 from labelproof.commitments import sign_attestation

@@ -3,7 +3,7 @@ arbitrable contract (a MockArbitrable), fees, and no appeals."""
 
 import brownie
 import pytest
-from brownie import LocalArbitrator, MockArbitrable, MockERC20
+from brownie import LocalArbitrator, MockArbitrable, MockERC20  # type: ignore[attr-defined]
 from eth_account import Account
 
 ZERO_ADDRESS = "0x" + "00" * 20
