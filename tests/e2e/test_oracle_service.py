@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -324,6 +325,8 @@ def make_task(
     gold_items: int = 4,
     annotation: int = DAY,
     reveal: int = 2 * DAY,
+    challenge: int = DAY,
+    oracle_timeout: int = 7 * DAY,
 ) -> Task:
     """Create and fund a task, and let its annotators label and attest (directly)."""
     rng = random.Random(seed)
@@ -340,7 +343,15 @@ def make_task(
     )
     now = env.now()
     commitment = bytes(32) if gold is None else gold_commitment(gold, gold_salt)
-    params = (spec_hash(spec), commitment, now + annotation, now + reveal, DAY, 30 * DAY, 7 * DAY)
+    params = (
+        spec_hash(spec),
+        commitment,
+        now + annotation,
+        now + reveal,
+        challenge,
+        30 * DAY,
+        oracle_timeout,
+    )
     env.requester.call(env.token.functions.approve(env.escrow.address, BUDGET), what="approve")
     env.requester.call(
         env.escrow.functions.createTask(env.token.address, BUDGET, params), what="createTask"
@@ -935,9 +946,14 @@ def test_kill_9_loses_no_reveal_and_proposes_exactly_once(
 
 def test_veto_then_both_oracles_propose_again(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
     """A veto starts round 1; both oracles score afresh and propose the same payout again (a
-    guardian alone cannot block a payout), which becomes pending; a second veto is refused."""
+    guardian alone cannot block a payout), which becomes pending; a second veto is refused.
+    The veto comes after the oracle deadline: once a proposal has been pending there is none."""
     a, b = oracles
-    task = make_task(env, seed=6, accuracies=(0.95, 0.9, 0.7))
+    # A 3-day challenge window and a 1-day oracle timeout (the local floor), so that the veto
+    # can come inside the window but past the oracle deadline.
+    task = make_task(
+        env, seed=6, accuracies=(0.95, 0.9, 0.7), challenge=3 * DAY, oracle_timeout=DAY
+    )
     tid = task.task_id
     register_and_reveal(task, a, b)
     env.node.time_travel(2 * DAY + 1)
@@ -945,6 +961,9 @@ def test_veto_then_both_oracles_propose_again(env: Env, oracles: tuple[Oracle, O
     first = votes_in(env, tid, 0)
     assert len(first) == 2
 
+    env.node.time_travel(DAY + 1)
+    oracle_deadline = int(env.escrow.functions.oracleDeadline(tid).call())
+    assert oracle_deadline == task.reveal_deadline + DAY < env.now()
     env.guardian.call(env.committee.functions.veto(tid, "test veto"), what="veto")
     assert pending(env, tid).round == 1 and pending(env, tid).veto_used
     wait_for("the round-1 proposal to be pending", lambda: is_pending(env, tid), 30, a, b)
@@ -1237,3 +1256,20 @@ def test_config_keys_and_database_url(tmp_path: Path, monkeypatch: pytest.Monkey
         cfg.escrow_address(None)
     with pytest.raises(StoreError, match="unsupported database URL"):
         Store("postgresql://localhost/oracle")
+
+
+def test_a_v1_database_is_refused(tmp_path: Path) -> None:
+    """A database written for the v1 contracts (schema 1) is refused as it is, untouched."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.execute("CREATE TABLE reports (task_id INTEGER, inputs_json TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 1, this oracle needs 2"):
+        Store(f"sqlite:///{path}")
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert tables == {"meta", "reports"}
