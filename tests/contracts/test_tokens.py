@@ -1,9 +1,11 @@
 """Budget tokens: standard 18 decimals, no return value (USDT-like), 6 decimals, fee on transfer
-(refused) and a reentrant token (no double payment). Balances are checked to the unit."""
+(refused), fee taken from the sender on top (accepted, but nothing can leave: every outbound
+transfer reverts OutboundTransferMismatch, so other tasks' funds are safe) and a reentrant token
+(no double payment). Balances are checked to the unit."""
 
 import brownie
 import pytest
-from brownie import FeeOnTransferToken, MockERC20, NoReturnToken, ReentrantToken
+from brownie import FeeOnTopToken, FeeOnTransferToken, MockERC20, NoReturnToken, ReentrantToken
 
 DAY = 86_400
 
@@ -57,7 +59,7 @@ def test_full_lifecycle(working, tasks, escrow, requester, annotators, rando, wa
         budget - total,
         K.UNALLOCATED,
     )
-    warp(escrow.task(tid)["claimDeadline"] + 1)
+    warp(escrow.claimDeadline(tid) + 1)
     tx = escrow.refund(tid, {"from": rando})
     assert (tx.events["Refunded"]["amount"], tx.events["Refunded"]["kind"]) == (
         333 * unit + 1,
@@ -165,6 +167,98 @@ def test_no_return_token_failing_transfer_from(tasks, escrow, admin, requester, 
 
 
 # --------------------------------------------------------------------------------------------
+# fee taken from the sender on top of the transfer
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def on_top(tasks, escrow, admin, requester, annotators):
+    """A FeeOnTopToken (1% burned from the sender on top of every transfer) with two tasks:
+    one finalized paying 100 + 200 of 1000, one funded. Returns (token, final id, tree,
+    funded id)."""
+    tok = FeeOnTopToken.deploy({"from": admin})
+    tok.mint(requester, 10_000 * E18, {"from": admin})
+    final = tasks.create(1_000 * E18, tok=tok)
+    funded = tasks.create(500 * E18, tok=tok)
+    tree, _ = tasks.finalize(final, {annotators[0]: 100 * E18, annotators[1]: 200 * E18})
+    return tok, final, tree, funded
+
+
+def test_fee_on_top_passes_the_inbound_check(escrow, admin, requester, tasks, S):
+    """The escrow receives exactly the budget; the requester pays the fee on top."""
+    tok = FeeOnTopToken.deploy({"from": admin})
+    tok.mint(requester, 2_000 * E18, {"from": admin})
+    tid = tasks.create(1_000 * E18, tok=tok)
+    assert tok.balanceOf(escrow) == 1_000 * E18
+    assert tok.balanceOf(requester) == 2_000 * E18 - 1_000 * E18 - tok.feeOf(1_000 * E18)
+    assert escrow.task(tid)["status"] == S.FUNDED
+
+
+def test_fee_on_top_claims_revert(on_top, tasks, escrow, annotators, reverts_with):
+    tok, tid, tree, _ = on_top
+    held = tok.balanceOf(escrow)
+    assert held == 1_500 * E18
+    amount, proof = tasks.leaf(tree, annotators[0])
+    sent = amount + tok.feeOf(amount)
+    with reverts_with("OutboundTransferMismatch", tok, amount, sent):
+        escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
+    with reverts_with("OutboundTransferMismatch", tok, amount, sent):
+        escrow.claimMany(annotators[0], [(tid, amount, proof)], {"from": annotators[0]})
+    assert not escrow.isClaimed(tid, annotators[0])
+    assert escrow.task(tid)["claimed"] == 0
+    assert tok.balanceOf(escrow) == held  # the funded task's 500 are untouched
+    assert tok.balanceOf(annotators[0]) == 0
+
+
+def test_fee_on_top_refunds_revert(on_top, escrow, requester, warp, reverts_with):
+    """Nothing leaves for the requester either: the unallocated part, the unclaimed rest, a
+    cancel and an oracle timeout all revert (the token can only hurt its own tasks)."""
+    tok, tid, _, funded = on_top
+    held = tok.balanceOf(escrow)
+    with reverts_with("OutboundTransferMismatch", tok, 700 * E18, 707 * E18):
+        escrow.refund(tid, {"from": requester})
+    with reverts_with("OutboundTransferMismatch", tok, 500 * E18, 505 * E18):
+        escrow.cancelTask(funded, {"from": requester})
+    warp(escrow.oracleDeadline(funded) + 1)
+    with reverts_with("OutboundTransferMismatch", tok, 500 * E18, 505 * E18):
+        escrow.refund(funded, {"from": requester})
+    warp(escrow.claimDeadline(tid) + 1)
+    with reverts_with("OutboundTransferMismatch", tok, 1_000 * E18, 1_010 * E18):
+        escrow.refund(tid, {"from": requester})
+    assert tok.balanceOf(escrow) == held
+
+
+def test_fee_on_top_cannot_drain_other_tokens(
+    on_top, tasks, escrow, token, annotators, reverts_with
+):
+    """Tasks in other tokens, in the same claimMany, are not affected once the fee token's
+    claim is left out; with it in, the whole batch reverts."""
+    tok, fee_tid, fee_tree, _ = on_top
+    a0 = annotators[0]
+    tid, tree = tasks.final({a0: 5 * E18, annotators[1]: 1})
+    good = (tid, *tasks.leaf(tree, a0))
+    bad = (fee_tid, *tasks.leaf(fee_tree, a0))
+    amount = bad[1]
+    with reverts_with("OutboundTransferMismatch", tok, amount, amount + tok.feeOf(amount)):
+        escrow.claimMany(a0, [good, bad], {"from": a0})
+    before = token.balanceOf(a0)
+    escrow.claimMany(a0, [good], {"from": a0})
+    assert token.balanceOf(a0) == before + 5 * E18
+
+
+def test_fee_on_top_small_amounts_pass(tasks, escrow, admin, requester, annotators):
+    """The check is exact, not a ban on the token: a transfer too small to be charged a fee
+    (99 * 1% rounds to 0) goes through."""
+    tok = FeeOnTopToken.deploy({"from": admin})
+    tok.mint(requester, 10_000, {"from": admin})
+    tid, tree = tasks.final({annotators[0]: 99, annotators[1]: 1}, budget=1_000, tok=tok)
+    amount, proof = tasks.leaf(tree, annotators[0])
+    escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
+    assert tok.balanceOf(annotators[0]) == 99
+    assert tok.balanceOf(escrow) == 1_000 - 99
+
+
+# --------------------------------------------------------------------------------------------
 # reentrancy
 # --------------------------------------------------------------------------------------------
 
@@ -238,7 +332,7 @@ def test_reentrant_refund(reent, escrow, requester, K):
 
 def test_reentrant_unclaimed_refund(reent, escrow, requester, warp):
     tok, tid, _ = reent
-    warp(escrow.task(tid)["claimDeadline"] + 1)
+    warp(escrow.claimDeadline(tid) + 1)
     before = tok.balanceOf(requester)
     tok.arm(escrow, escrow.refund.encode_input(tid), {"from": requester})
     escrow.refund(tid, {"from": requester})
@@ -259,18 +353,25 @@ def test_reentrant_refund_during_cancel(tasks, escrow, admin, requester):
     assert tok.balanceOf(escrow) == 0
 
 
-def test_cross_function_reentry_pays_nothing_twice(reent, tasks, escrow, requester, annotators):
-    """claim has no reentrancy guard, so a refund made from inside a claim goes through: it is
-    a legitimate refund of the unallocated part, and every balance still adds up once."""
+def test_cross_function_reentry_reverts_the_outer_transfer(
+    reent, tasks, escrow, requester, annotators, reverts_with
+):
+    """claim has no reentrancy guard, so a refund can run from inside a claim's transfer; the
+    claim's outbound balance check then sees 800 leave instead of 100 and reverts the whole
+    call (v2: before, both went through). Nothing moves; each works on its own afterwards."""
     tok, tid, tree = reent
     a0 = annotators[0]
     amount, proof = tasks.leaf(tree, a0)
     r0, a_0, held = tok.balanceOf(requester), tok.balanceOf(a0), tok.balanceOf(escrow)
     tok.arm(escrow, escrow.refund.encode_input(tid), {"from": a0})
+    with reverts_with("OutboundTransferMismatch", tok, 100 * E18, 800 * E18):
+        escrow.claim(tid, a0, amount, proof, {"from": a0})
+    assert (tok.balanceOf(a0), tok.balanceOf(requester), tok.balanceOf(escrow)) == (a_0, r0, held)
+    t = escrow.task(tid)
+    assert (t["claimed"], t["refunded"]) == (0, 0)
+    tok.arm("0x" + "00" * 20, b"", {"from": a0})  # disarm: the hook only fires from the escrow
     escrow.claim(tid, a0, amount, proof, {"from": a0})
-    assert tok.lastReentrySucceeded() is True
+    escrow.refund(tid, {"from": requester})
     assert tok.balanceOf(a0) == a_0 + 100 * E18
     assert tok.balanceOf(requester) == r0 + 700 * E18
     assert tok.balanceOf(escrow) == held - 800 * E18
-    t = escrow.task(tid)
-    assert (t["claimed"], t["refunded"]) == (100 * E18, 700 * E18)
