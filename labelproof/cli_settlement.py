@@ -566,8 +566,6 @@ def governance_status(
     as_json: JsonOut = False,
 ) -> None:
     """Scheduled operations with their ETA (local time, and in words)."""
-    from rich.table import Table
-
     from labelproof import governance
     from labelproof.sending import span_words, when
 
@@ -607,13 +605,13 @@ def governance_status(
     if not shown:
         out.print("no pending operations" + ("" if show_all else " (--all for past ones)"))
         return
-    table = Table(title_justify="left")
-    for col in ("operation", "state", "executable from", "what"):
-        table.add_column(col, overflow="fold")
     for op in shown:
-        eta = when(op.eta, now) if op.eta > 1 else "-"
-        table.add_row(op.id, governance.STATE_WORDS[op.state], eta, op.description)
-    out.print(table)
+        if op.state in live:
+            eta = f"executable from {when(op.eta, now)}"
+        else:
+            eta = f"scheduled in block {op.block}"
+        out.print(f"{op.id}  {governance.STATE_WORDS[op.state]}, {eta}", highlight=False)
+        out.print(f"  {op.description}", highlight=False)
 
 
 @governance_app.command("rules")
