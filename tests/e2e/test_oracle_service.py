@@ -1148,6 +1148,34 @@ def test_gold_withheld_is_scored_without_gold(env: Env, oracles: tuple[Oracle, O
     assert task_dict(env.escrow.functions.task(tid).call())["status"] == Status.FINAL
 
 
+def test_gold_revealed_inside_the_grace_is_used(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
+    """After the reveal deadline but before the gold deadline, the gold set is still accepted,
+    and the oracle scores with it."""
+    a, _ = oracles
+    task = make_task(env, seed=12, accuracies=(1.0,))  # A alone: 1 vote of 2, never pending
+    tid = task.task_id
+    assert a.http.post(f"/tasks/{tid}/spec", json=task.spec_body()).status_code == 201
+    assert a.http.post(f"/tasks/{tid}/reveals", json=task.annotators[0].body()).status_code == 201
+    env.node.time_travel(2 * DAY + 60)  # past the reveal deadline, a minute into the grace
+    wait_for(
+        "A to wait for the gold set",
+        lambda: "reveal the gold set" in (a.status(tid)["note"] or ""),
+        30,
+        a,
+    )
+    r = a.http.post(f"/tasks/{tid}/gold", json=task.gold_body())
+    assert r.status_code == 201, r.text
+    vote = wait_for("A's vote", lambda: votes_in(env, tid, 0), 30, a)
+    assert [v["oracle"] for v in vote] == [a.address]
+    report = a.http.get(f"/tasks/{tid}/report").json()
+    assert report["gold"] == {"status": "revealed"}
+    assert report["scoring"]["inputs"]["gold_items"] == len(task.gold or {})
+    bundle = a.http.get(f"/tasks/{tid}/bundle")
+    assert inputs_hash(bundle.content) == vote[0]["inputs_hash"]
+    assert json.loads(bundle.content)["gold"]["status"] == "revealed"
+    assert a.status(tid)["gold_status"] == "revealed"
+
+
 def test_closed_early_moves_the_deadlines(env: Env, oracles: tuple[Oracle, Oracle]) -> None:
     """The requester closes a task with attestations early: the oracles follow
     TaskClosedEarly, refuse reveals after the new reveal deadline and score right after it,
