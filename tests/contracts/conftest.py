@@ -54,7 +54,7 @@ def _speed_up_brownie_rpc_guard() -> None:
             # [0] the guard itself, [1] its caller, as inspect.stack() returns them
             return [_Frame(sys._getframe(1)), _Frame(sys._getframe(2))]
 
-    rpc_module.inspect = _FastInspect()
+    rpc_module.inspect = _FastInspect()  # type: ignore[attr-defined]
 
 
 _speed_up_brownie_rpc_guard()
@@ -119,7 +119,7 @@ def err(name: str, *args) -> str:
 
 
 def reverts_with(name: str, *args):
-    return brownie.reverts(err(name, *args))
+    return brownie.reverts(err(name, *args))  # type: ignore[attr-defined]
 
 
 def reverts_ac(account, role: bytes):
@@ -175,7 +175,10 @@ def pin_time():
 
 
 def _pin(timestamp: int) -> None:
-    response = brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [int(timestamp)])
+    response = brownie.web3.provider.make_request(
+        "evm_setNextBlockTimestamp",  # type: ignore[arg-type]
+        [int(timestamp)],
+    )
     assert "error" not in response, response
 
 

@@ -18,6 +18,7 @@ timelock (and administers the reward token).
 
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -133,11 +134,11 @@ def world(
 
 @dataclass
 class Action:
-    call: object  # (ctx, caller) -> tx
-    allowed: object  # "anyone", or a tuple of role / contract names
-    denied: object = None  # (ctx, caller) -> (error name, *args)
-    check: object = None  # (ctx, caller, tx) -> None
-    setup: object = None  # (ctx) -> None, run before the call whatever the caller
+    call: Any  # (ctx, caller) -> tx
+    allowed: Any  # "anyone", or a tuple of role / contract names
+    denied: Any = None  # (ctx, caller) -> (error name, *args)
+    check: Any = None  # (ctx, caller, tx) -> None
+    setup: Any = None  # (ctx) -> None, run before the call whatever the caller
 
 
 def ac(role_attr):

@@ -5,7 +5,13 @@ transfer reverts OutboundTransferMismatch, so other tasks' funds are safe) and a
 
 import brownie
 import pytest
-from brownie import FeeOnTopToken, FeeOnTransferToken, MockERC20, NoReturnToken, ReentrantToken
+from brownie import (  # type: ignore[attr-defined]
+    FeeOnTopToken,
+    FeeOnTransferToken,
+    MockERC20,
+    NoReturnToken,
+    ReentrantToken,
+)
 
 DAY = 86_400
 

@@ -1,7 +1,7 @@
 """RewardToken: capped minting by minters, ERC-2612 permit with real signatures, version."""
 
 import pytest
-from brownie import RewardToken
+from brownie import RewardToken  # type: ignore[attr-defined]
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
@@ -164,7 +164,7 @@ def test_permit_funds_a_task(escrow, rt, admin, new_key, chain, permit):
     deadline = chain.time() + 3600
     v, r, s = permit.sign(key, rt, escrow.address, 10 * E18, deadline)
     now = chain.time()
-    params = (b"\x01" * 32, b"\x00" * 32, now + 100, now + 200, 10, 1000, 100)
+    params = (b"\x01" * 32, b"\x00" * 32, now + 100, now + 200, 3_600, 86_400, 86_400)
     tx = escrow.createTaskWithPermit(rt, 10 * E18, params, deadline, v, r, s, {"from": acct})
     assert tx.events["TaskCreated"]["token"] == rt
     assert rt.balanceOf(escrow) == 10 * E18

@@ -1,7 +1,7 @@
 """TaskEscrow.createTask and createTaskWithPermit."""
 
 import pytest
-from brownie import NoReturnToken
+from brownie import NoReturnToken  # type: ignore[attr-defined]
 
 DAY = 86_400
 HOUR = 3_600
