@@ -301,8 +301,13 @@ def watch_cmd(
             f"({mode}; state {watcher.state_path}); Ctrl-C to stop",
             highlight=False,
         )
+
+    def failed(exc: Exception) -> None:
+        text = (str(exc) or type(exc).__name__).splitlines()[0][:300]
+        err.print(f"pass failed, trying again in {interval:g} s: {text}", highlight=False)
+
     try:
-        watcher.run(emit, interval=interval, once=once)
+        watcher.run(emit, interval=interval, once=once, on_error=failed)
     except KeyboardInterrupt:
         err.print("stopped", highlight=False)
         return

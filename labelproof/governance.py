@@ -523,11 +523,20 @@ def describe_call(chain: Chain, target: str, data: str) -> str:
             break
         fname = fn.fn_name
         if fname == "publishRules":
-            r = rules_dict(args["rules_"] if "rules_" in args else next(iter(args.values())))
+            r = rules_dict(next(iter(args.values())))
+            try:
+                symbol, decimals = chain.token_info(to_checksum_address(r["bondToken"]))
+            except ActionError:
+                symbol, decimals = "units", 0
+            bonds = "/".join(
+                f"{format_amount(int(r[k]), decimals)} {symbol}"
+                for k in ("proposerBond", "disputeBond")
+            )
             return (
-                f"committee.publishRules: oracles {len(r['oracles'])}, threshold "
-                f"{r['threshold']}, bonds {r['proposerBond']}/{r['disputeBond']}, challenge >= "
-                f"{span_words(int(r['minChallengePeriod']))}"
+                f"committee.publishRules: {r['threshold']} of {len(r['oracles'])} oracles, bonds "
+                f"{bonds} (proposer/dispute), challenge >= "
+                f"{span_words(int(r['minChallengePeriod']))}, claim >= "
+                f"{span_words(int(r['minClaimPeriod']))}"
             )
         if fname in ("grantRole", "revokeRole"):
             role = bytes(next(iter(args.values())))

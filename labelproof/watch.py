@@ -53,8 +53,9 @@ from labelproof.bundle import (
     fetch_matching,
     verify_onchain,
 )
-from labelproof.client import ActionError, Chain
+from labelproof.client import ActionError, Chain, format_amount
 from labelproof.sending import when
+from labelproof.settlement import task_dict
 from labelproof.wallet import default_wallet_dir, write_atomic
 
 STATE_FORMAT = "labelproof-watch/1"
@@ -235,12 +236,26 @@ class Watcher:
         return reports
 
     def run(
-        self, emit: Callable[[Report], None], *, interval: float = 15.0, once: bool = False
+        self,
+        emit: Callable[[Report], None],
+        *,
+        interval: float = 15.0,
+        once: bool = False,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         """Poll every `interval` seconds (once with `once`); `emit` gets every report (in a
-        loop only those whose line changed)."""
+        loop only those whose line changed). In a loop, a failed pass (the node or a bundle
+        source went away) goes to `on_error` and the next pass tries again; with `once` it
+        raises."""
         while True:
-            for report in self.poll():
+            try:
+                reports = self.poll()
+            except Exception as exc:
+                if once or on_error is None:
+                    raise
+                on_error(exc)
+                reports = []
+            for report in reports:
                 if once or report.changed:
                     emit(report)
             if once:
@@ -361,9 +376,18 @@ class Watcher:
         if diffs:
             entry.finding, entry.detail = MISMATCH, ", ".join(diffs)
             return
-        gold = " (gold withheld by the requester)" if result.gold_status == "withheld" else ""
+        gold = "; gold withheld by the requester" if result.gold_status == "withheld" else ""
         entry.finding = OK
-        entry.detail = f"recomputed root {entry.root}, total {entry.total}{gold}"
+        entry.detail = f"recomputed root {entry.root}, total {self._amount(entry)}{gold}"
+
+    def _amount(self, entry: Entry) -> str:
+        """The proposal's total in the task's token units."""
+        token = task_dict(self.chain.escrow.functions.task(entry.task_id).call())["token"]
+        try:
+            symbol, decimals = self.chain.token_info(to_checksum_address(token))
+        except ActionError:
+            return str(entry.total)
+        return f"{format_amount(entry.total, decimals)} {symbol}"
 
     def _is_me(self, address: str) -> bool:
         return self.account is not None and address == self.account.address

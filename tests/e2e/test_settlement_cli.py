@@ -153,13 +153,20 @@ def wallet_address(tmp: Path, wallet: str) -> str:
     return Web3.to_checksum_address("0x" + keystore["address"])
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Serves the bundles directory (a stand-in for any public host) without logging."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("settlement")
     node = start_anvil(accounts=10, log=tmp / "anvil.log")
     bundles = tmp / "bundles"
     bundles.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(bundles))
+    handler = functools.partial(QuietHandler, directory=str(bundles))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
