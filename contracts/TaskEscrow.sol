@@ -113,6 +113,9 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
             _closeEarly(t, taskId);
             return;
         }
+        // A proposal (even for a task nobody attested to) holds bonds and may be disputed: it
+        // settles through the committee, whose rulings can still refund the requester.
+        if (IOracleCommittee(_committee).everPending(taskId)) revert ProposalExists(taskId);
 
         uint128 amount = t.budget - t.refunded;
         t.status = Status.Cancelled;
@@ -136,13 +139,13 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         if (root == bytes32(0)) revert EmptyRoot();
 
         // Storing the deadline minus the paused time so far makes every later pause move it.
-        uint256 paused = _pausedTime(_pause);
+        uint256 pausedSoFar = _pausedTime(_pause);
         uint64 deadline = uint64(block.timestamp) + t.claimPeriod;
         t.status = Status.Final;
         t.payoutRoot = root;
         t.payoutTotal = total;
         t.reportHash = reportHash;
-        t.claimBase = uint64(deadline - paused);
+        t.claimBase = uint64(deadline - pausedSoFar);
         emit PayoutFinalized(taskId, root, total, reportHash, deadline);
     }
 

@@ -53,7 +53,8 @@ interface IOracleCommittee is IArbitrable {
 
     /// @notice A task's settlement state in its current round.
     /// @param challengeEnds zero while nothing is pending; then the end of the challenge window.
-    /// @param voters bitmap of the oracles that voted in this round (for any payout).
+    /// @param voters bitmap of the oracles that voted in this round (for any payout); once a
+    /// committee payout is pending (no more votes), the oracles that voted for it.
     /// @param flags EVER_PENDING (1), VETO_USED (2), DISPUTED (4).
     /// @param proposer the bonded proposer, zero for a committee proposal.
     /// @param bond the proposer's bond locked behind the pending proposal.
@@ -190,7 +191,8 @@ interface IOracleCommittee is IArbitrable {
     ) external;
 
     /// @notice Starts a new round when the current one cannot reach the threshold: every live
-    /// oracle has voted and no payout got enough votes, or too few oracles are live. Anyone.
+    /// oracle has voted and no payout got enough votes, or too few oracles are live. Anyone,
+    /// on a funded task with nothing pending or disputed.
     function restartRound(uint256 taskId) external;
 
     /// @notice Rejects the pending proposal during its challenge window and starts a new round.

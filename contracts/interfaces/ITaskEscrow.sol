@@ -142,6 +142,7 @@ interface ITaskEscrow {
     error NotRequester(uint256 taskId, address caller);
     error WrongStatus(uint256 taskId, Status status);
     error AttestationsExist(uint256 taskId);
+    error ProposalExists(uint256 taskId);
     error NotCommittee(address caller);
     error RevealWindowOpen(uint256 taskId, uint64 revealDeadline);
     error PayoutExceedsBudget(uint256 taskId, uint256 total, uint256 budget);
@@ -184,7 +185,8 @@ interface ITaskEscrow {
     /// nobody can tell honest work from junk before the reveals, so the task is not refunded but
     /// closed early: the annotation window ends now and the reveal window (same length) starts,
     /// so the requester waits at most a reveal window plus the oracle timeout, and honest
-    /// attested work is still paid. After the annotation deadline it reverts.
+    /// attested work is still paid. After the annotation deadline it reverts, and so does a
+    /// full refund once a proposal has been pending (it must then settle through the committee).
     function cancelTask(uint256 taskId) external;
 
     /// @notice Records the committee's final payout and opens claims. Only the oracle committee,
