@@ -436,6 +436,16 @@ def schedule(
         raise ActionError(
             f"--delay {delay} s is shorter than the timelock's minimum of {span_words(min_delay)}"
         )
+    on_chain = (
+        "0x"
+        + bytes(
+            tl.functions.hashOperation(
+                op.target, op.value, HexBytes(op.data), HexBytes(op.predecessor), HexBytes(op.salt)
+            ).call()
+        ).hex()
+    )
+    if on_chain != op.id:
+        raise ActionError(f"the timelock hashes the operation to {on_chain}, not {op.id}")
     say(f"scheduling {op.kind}")
     fn = tl.functions.schedule(
         op.target,
