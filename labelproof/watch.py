@@ -21,9 +21,11 @@ it would do):
   then the proposal stays open and is fetched again on every pass.
 
 It never disputes: a proposal whose bundle checks out (**ok**), one it cannot judge
-(**unverifiable**: scored with another scoring version), one already disputed by anyone, or one
-whose window has closed. A dispute it cannot pay for (bond or fee missing) is reported and
-tried again on the next pass while the window is open.
+(**unverifiable**: scored with another scoring version), one whose window has closed, one it
+disputed itself before, or one under someone else's dispute. After someone else's dispute is
+ruled, a proposal that is still pending is left alone if the arbitrator ruled that it stands,
+and checked as usual if the arbitrator refused to rule. A dispute it cannot pay for (bond or
+fee missing) is reported and tried again on the next pass while the window is open.
 
 Use from Python: ``Watcher(chain, sources, state_path=..., account=..., confirm=True).poll()``
 returns one :class:`Report` per proposal checked; :meth:`Watcher.run` loops.
@@ -55,7 +57,7 @@ from labelproof.bundle import (
 )
 from labelproof.client import ActionError, Chain, format_amount
 from labelproof.sending import when
-from labelproof.settlement import task_dict
+from labelproof.settlement import Verdict, task_dict
 from labelproof.wallet import default_wallet_dir, write_atomic
 
 STATE_FORMAT = "labelproof-watch/1"
@@ -108,6 +110,7 @@ class Entry:
     done: bool = False
     outcome: str = ""  # the last line reported
     dispute_tx: str | None = None
+    others_dispute: int | None = None  # a dispute by someone else, awaiting its ruling
 
     @property
     def key(self) -> str:
@@ -116,8 +119,9 @@ class Entry:
 
 @dataclass(frozen=True)
 class Report:
-    """One checked proposal: ``verdict`` is ok, mismatch, invalid, unverifiable, waiting,
-    would-dispute, cannot-dispute, disputed or closed; ``line`` says it for people."""
+    """One checked proposal: ``verdict`` is ok, mismatch, invalid, unavailable, unverifiable,
+    waiting, would-dispute, cannot-dispute, disputed (by this watcher), under-dispute (by
+    someone else) or closed; ``line`` says it for people."""
 
     task_id: int
     round: int
@@ -307,13 +311,32 @@ class Watcher:
                 return None  # settled before this watcher ever looked: nothing to say
             return self._report(entry, "closed", "no longer pending (finalized, vetoed or ruled)")
         if p.disputed:
-            entry.done = True
-            who = "this watcher" if self._is_me(p.disputer) else p.disputer
+            if self._is_me(p.disputer):
+                entry.done = True
+                text = f"disputed by this watcher (dispute {p.dispute_id}); {self._finding(entry)}"
+                return self._report(entry, "closed", text)
+            # Someone else's dispute: the arbitrator decides; look again after the ruling.
+            entry.others_dispute = p.dispute_id
+            if entry.finding is None:
+                self._fetch_and_verify(entry)
             return self._report(
                 entry,
-                "closed",
-                f"disputed by {who} (dispute {p.dispute_id}); {self._finding(entry)}",
+                "under-dispute",
+                f"under dispute {p.dispute_id} by {p.disputer}, waiting for the ruling; "
+                f"{self._finding(entry)}",
             )
+        if entry.others_dispute is not None:
+            verdict = self._ruling(entry)
+            entry.others_dispute = None
+            if verdict == Verdict.PAYOUT_STANDS:
+                entry.done = True
+                return self._report(
+                    entry,
+                    "closed",
+                    "the arbitrator ruled that the payout stands: not disputing it again; "
+                    + self._finding(entry),
+                )
+            # Refused to arbitrate: the proposal stands unjudged, so it is checked as usual.
         if now >= entry.challenge_ends:
             entry.done = True
             if not entry.outcome:
@@ -344,6 +367,14 @@ class Watcher:
         if entry.finding is None:
             return "bundle not seen"
         return f"{entry.finding}: {entry.detail}" if entry.detail else entry.finding
+
+    def _ruling(self, entry: Entry) -> int | None:
+        """The verdict that resolved `entry`'s dispute by someone else (None if not found)."""
+        logs = self.chain.committee.events.DisputeResolved().get_logs(
+            from_block=entry.block,
+            argument_filters={"taskId": entry.task_id, "disputeId": entry.others_dispute},
+        )
+        return int(logs[-1]["args"]["verdict"]) if logs else None
 
     def _challenge_period(self, task_id: int) -> int:
         window = self.chain.escrow.functions.payoutWindow(task_id).call()

@@ -568,8 +568,8 @@ def test_unpublished_bundle_waits_then_is_disputable(world: World) -> None:
     assert p.disputer == proposer
 
     done = world.cli(*watch, "--yes").ok()
-    assert done.stdout.strip() == (
-        f"task {tid} round 0: disputed by {proposer} (dispute {p.dispute_id}); bundle not seen"
+    assert done.stdout.strip().startswith(
+        f"task {tid} round 0: under dispute {p.dispute_id} by {proposer}, waiting for the ruling"
     )
 
     # the payout stands: the disputer's bond, less the burn, goes to the committee's stake
@@ -578,3 +578,11 @@ def test_unpublished_bundle_waits_then_is_disputable(world: World) -> None:
     assert world.balance(proposer) == balance - dispute_bond
     assert world.stake() == stake + dispute_bond - dispute_bond * burn // 10_000
     assert world.pending(tid).is_pending and world.pending(tid).root == task.computed.root
+
+    # the watcher respects the ruling: it does not dispute the proposal again
+    done = world.cli(*watch, "--yes").ok()
+    assert done.stdout.strip().startswith(
+        f"task {tid} round 0: the arbitrator ruled that the payout stands: not disputing it again"
+    )
+    assert world.pending(tid).is_pending
+    assert world.cli(*watch, "--yes").ok().stdout.strip() == ""
