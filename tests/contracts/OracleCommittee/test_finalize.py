@@ -248,25 +248,24 @@ def test_no_proposal_after_finalize(committee, pending1, oracle, warp, reverts_w
         committee.propose(tid, Y, 1, REPORT, INPUTS, {"from": oracle})
 
 
-def test_task_cancelled_while_pending(
+def test_task_cannot_be_cancelled_while_pending(
     committee, escrow, pending1, requester, rando, warp, reverts_with, S
 ):
-    """Nobody attested, so the requester may still cancel (full refund) while a proposal is
-    pending; the proposal then cannot be finalized and stays pending."""
+    """Nobody attested, but the proposal is pending: the requester cannot cancel it away (which
+    would strand its bond in the committee); it is finalized as usual."""
     tid, ends = pending1
-    escrow.cancelTask(tid, {"from": requester})
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
     warp(ends)
-    with reverts_with("WrongStatus", tid, S.CANCELLED):
-        committee.finalize(tid, {"from": rando})
-    assert committee.isPending(tid)
+    committee.finalize(tid, {"from": rando})
+    assert escrow.task(tid)["status"] == S.FINAL
 
 
-def test_cancel_while_pending_locks_the_committee_bond(
-    suite, committee, escrow, tasks, admin, requester, rando, oracle, warp, reverts_with, S
+def test_committee_bond_of_an_unattested_task_comes_back(
+    suite, committee, escrow, tasks, admin, requester, rando, warp, reverts_with
 ):
-    """Current behaviour (reported): the committee stake locked behind a pending proposal of a
-    task cancelled meanwhile cannot be released: finalize reverts in the escrow, a new round
-    needs nothing pending, and the guardian's veto only works inside the challenge window."""
+    """The stake locked behind a proposal for a task nobody attested to is released by the
+    finalize (the requester cannot cancel in between)."""
     bond_token = suite.token
     bond_token.mint(rando, 100 * E18, {"from": admin})
     bond_token.approve(committee, 100 * E18, {"from": rando})
@@ -274,12 +273,9 @@ def test_cancel_while_pending_locks_the_committee_bond(
     tid = tasks.create()
     tasks.propose(tid, X, 0)
     assert committee.stake(bond_token) == 0
-    escrow.cancelTask(tid, {"from": requester})
-    ends = tasks.pending(tid).challenge_ends
-    warp(ends)
-    with reverts_with("WrongStatus", tid, S.CANCELLED):
-        committee.finalize(tid, {"from": rando})
-    with reverts_with("ProposalAlreadyPending", tid):
-        committee.restartRound(tid, {"from": rando})
-    assert committee.stake(bond_token) == 0
-    assert committee.pending(tid)["bond"] == 100 * E18
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
+    warp(tasks.pending(tid).challenge_ends)
+    committee.finalize(tid, {"from": rando})
+    assert committee.stake(bond_token) == 100 * E18
+    assert committee.pending(tid)["bond"] == 0

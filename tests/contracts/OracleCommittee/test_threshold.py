@@ -296,8 +296,11 @@ def test_revoking_a_non_oracle(c3, suite2of3, rando, oracles, as_contract, rever
 def test_revoking_does_not_undo_a_pending_proposal(c3, tid3, tasks2of3, gov2of3, oracles, warp, S):
     """Governance removes power; it cannot take back a proposal already pending."""
     tx = tasks2of3.propose(tid3, X, 5, voters=oracles[:2])
+    assert c3.votes(tid3, X, 5, REPORT, INPUTS) == 2
+    gov2of3.call(c3, "revokeOracle", 1, oracles[1])  # the deciding vote
+    assert c3.votes(tid3, X, 5, REPORT, INPUTS) == 1  # the view counts live votes only
     gov2of3.call(c3, "revokeOracle", 1, oracles[0])
-    gov2of3.call(c3, "revokeOracle", 1, oracles[1])
+    assert c3.votes(tid3, X, 5, REPORT, INPUTS) == 0
     assert c3.isPending(tid3)
     warp(tx.events["ProposalPending"]["challengeEnds"])
     c3.finalize(tid3, {"from": oracles[2]})
@@ -334,3 +337,11 @@ def test_restart_needs_a_stuck_round(c3, tid3, oracles, reverts_with):
     tx = c3.restartRound(tid3, {"from": oracles[0]})
     assert tx.events["RoundRestarted"]["round"] == 1
     assert not any(c3.hasVoted(tid3, o) for o in oracles)
+
+
+def test_restart_needs_a_funded_task(c3, tasks2of3, oracles, rando, reverts_with):
+    with reverts_with("TaskNotFunded", 999):
+        c3.restartRound(999, {"from": rando})
+    tid, _ = tasks2of3.final({oracles[0]: 1})
+    with reverts_with("TaskNotFunded", tid):
+        c3.restartRound(tid, {"from": rando})

@@ -73,17 +73,36 @@ def test_cancel_past_oracle_deadline_is_still_a_cancel(escrow, tasks, requester,
     assert tx.events["Refunded"]["amount"] == BUDGET
 
 
-def test_cancel_with_pending_proposal_blocks_finalize(
-    escrow, committee, tasks, requester, oracle, chain, reverts_with, S
+def test_no_cancel_once_a_proposal_was_pending(
+    escrow, committee, tasks, requester, guardian, oracle, warp, reverts_with, S
 ):
-    """Nobody attested, so the requester may still cancel while a proposal is pending; the
-    proposal then cannot be finalized."""
+    """Even with nobody attested, a task whose proposal has been pending (it holds bonds and
+    may be disputed) settles through the committee: no full refund by cancelling, during the
+    challenge window, after a veto, or after the window."""
     tid = tasks.create()
     tasks.propose(tid, b"\x44" * 32, BUDGET // 2)
-    escrow.cancelTask(tid, {"from": requester})
-    chain.sleep(86_400 + 1)
-    with reverts_with("WrongStatus", tid, S.CANCELLED):
-        committee.finalize(tid, {"from": oracle})
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
+    committee.veto(tid, "redo", {"from": guardian})
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
+    tx = tasks.propose(tid, b"\x45" * 32, 0)
+    warp(tx.events["ProposalPending"]["challengeEnds"])
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
+    committee.finalize(tid, {"from": oracle})
+    assert escrow.task(tid)["status"] == S.FINAL
+
+
+def test_votes_below_threshold_do_not_block_a_cancel(
+    suite2of3, tasks2of3, oracles, requester, S, K
+):
+    escrow = suite2of3.escrow
+    tid = tasks2of3.create()
+    tasks2of3.propose(tid, b"\x44" * 32, 1, voters=oracles[:1])
+    tx = escrow.cancelTask(tid, {"from": requester})
+    assert tx.events["Refunded"]["kind"] == K.CANCELLED
+    assert escrow.task(tid)["status"] == S.CANCELLED
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,6 +292,17 @@ def test_attestation_on_another_task_does_not_block(
     registry.attest(b, b"\x11" * 32, 10, {"from": annotator})
     escrow.cancelTask(a, {"from": requester})
     assert escrow.task(a)["status"] == S.CANCELLED
+
+
+def test_requester_check_comes_before_the_proposal_check(
+    escrow, tasks, requester, rando, reverts_with
+):
+    tid = tasks.create()
+    tasks.propose(tid, b"\x44" * 32, 1)
+    with reverts_with("NotRequester", tid, rando):
+        escrow.cancelTask(tid, {"from": rando})
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
 
 
 def test_requester_check_comes_before_status(escrow, tasks, requester, rando, reverts_with):
