@@ -2,7 +2,6 @@
 anyone may propose with a bond; a dishonest bonded proposal loses its bond to whoever disputes
 it, and the bonds in the committee always add up."""
 
-import brownie
 import pytest
 
 from tests.contracts.settlement_helpers import (
@@ -291,24 +290,52 @@ def test_dishonest_bonded_proposal_is_disputed_then_the_right_payout_is_paid(
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract bug: TaskEscrow.cancelTask refunds a task without attestations in full "
-    "even while a proposal is pending or disputed; finalize then reverts WrongStatus for good "
-    "(the proposer's bond stays locked) and a RefundRequester ruling cannot be delivered",
-)
 @pytest.mark.parametrize("disputed", [False, True], ids=["pending", "disputed"])
 def test_cancel_refused_once_a_proposal_is_pending(
-    ps, pt, tid, bonds, bonder, disputer, requester, warp, disputed
+    ps,
+    pt,
+    tid,
+    bonds,
+    bonder,
+    disputer,
+    requester,
+    panel,
+    warp,
+    token,
+    disputed,
+    S,
+    K,
+    reverts_with,
 ):
-    """ITaskEscrow: once a proposal has been pending, the requester gets back only the
-    unallocated part of the final payout. Today cancelTask (nobody attested) still refunds
-    the whole budget: afterwards committee.finalize reverts WrongStatus(task, Cancelled), so
-    the bonded proposer's bond can only come back through a veto or a PayoutWrong ruling, and
-    the panel's deciding RefundRequester vote reverts."""
+    """A task nobody attested to, with a bonded proposal pending (or disputed). Used to:
+    cancelTask refunded the whole budget anyway; committee.finalize then reverted
+    WrongStatus(task, Cancelled) for good, locking the proposer's bond, and the panel's
+    deciding RefundRequester vote reverted. Now: cancelTask reverts ProposalExists and the
+    task settles through the committee (bond back at finalize, or the ruling's refund)."""
+    committee, escrow = ps.committee, ps.escrow
     warp(opens_at(pt, tid) + 1)
-    ps.committee.proposeBonded(tid, X, 0, REPORT, INPUTS, {"from": bonder})
+    start = bonds.balances(bonder)[0]
+    committee.proposeBonded(tid, X, 0, REPORT, INPUTS, {"from": bonder})
     if disputed:
-        ps.committee.dispute(tid, {"from": disputer})
-    with brownie.reverts():
-        ps.escrow.cancelTask(tid, {"from": requester})
+        committee.dispute(tid, {"from": disputer})
+    with reverts_with("ProposalExists", tid):
+        escrow.cancelTask(tid, {"from": requester})
+
+    before = token.balanceOf(requester)
+    if disputed:
+        tx = rule(ps.arbitrator, 0, 3, panel)  # RefundRequester
+        assert (tx.events["Refunded"]["amount"], tx.events["Refunded"]["kind"]) == (
+            BUDGET,
+            K.RULING,
+        )
+        assert pt.task(tid)["status"] == S.EXPIRED
+        assert token.balanceOf(requester) == before + BUDGET
+        assert bonds.balances(bonder)[0] == start - P  # its bond paid the disputer
+    else:
+        pt.past_challenge(tid)
+        committee.finalize(tid, {"from": requester})
+        assert pt.task(tid)["status"] == S.FINAL
+        assert bonds.balances(bonder)[0] == start
+        escrow.refund(tid, {"from": requester})  # a zero payout: everything is unallocated
+        assert token.balanceOf(requester) == before + BUDGET
+    bonds.assert_conserved([tid])

@@ -2,7 +2,6 @@
 reach the threshold any more is restarted by anyone; one that still can is not; a revoked
 oracle's votes stop counting."""
 
-import brownie
 import pytest
 
 from tests.contracts.settlement_helpers import INPUTS, REPORT
@@ -148,29 +147,33 @@ def test_revocation_is_per_rule_set_and_owner_only(
     assert not committee.isRevoked(1, oracles[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract bug: votes() adds the deciding vote of a pending committee payout back "
-    "even when that oracle has been revoked since",
-)
 def test_votes_view_excludes_a_revoked_deciding_voter(committee, tid, oracles, gov2of3):
-    """votes() promises live votes only (revoked oracles excluded). The deciding vote of a
-    pending committee payout is not stored in the tally and votes() adds it back without
-    checking whether its oracle is still live."""
+    """votes() counts live votes only, the vote that made a committee payout pending included:
+    revoking that oracle afterwards takes its vote out of the count (it used to be added back
+    unconditionally)."""
     a, b, _ = oracles
     vote(committee, tid, a, X)
     vote(committee, tid, b, X)  # b's vote decides: pending
     assert committee.votes(tid, X, 100, REPORT, INPUTS) == 2
     gov2of3.call(committee, "revokeOracle", 1, b)
-    assert committee.votes(tid, X, 100, REPORT, INPUTS) == 1  # returns 2
+    assert committee.votes(tid, X, 100, REPORT, INPUTS) == 1
+    gov2of3.call(committee, "revokeOracle", 1, a)
+    assert committee.votes(tid, X, 100, REPORT, INPUTS) == 0
+    assert committee.isPending(tid)  # revocation does not undo a pending proposal
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract bug: restartRound accepts a task id that does not exist (its rule set "
-    "reads as zero oracles, threshold 0) and bumps that future task's round",
-)
-def test_restart_round_of_unknown_task_reverts(committee, tasks2of3, rando):
+def test_restart_round_needs_a_funded_task(committee, tasks2of3, tid, oracles, rando, reverts_with):
+    """restartRound of a task id that does not exist yet used to succeed (its rule set read as
+    zero oracles) and bump the future task's round; a finalized task got RoundCanProceed.
+    Now both revert TaskNotFunded."""
     unknown = tasks2of3.escrow.taskCount() + 1
-    with brownie.reverts():
-        committee.restartRound(unknown, {"from": rando})  # today: succeeds, round 0 -> 1
+    with reverts_with("TaskNotFunded", unknown):
+        committee.restartRound(unknown, {"from": rando})
+    assert tasks2of3.pending(unknown).round == 0
+
+    vote(committee, tid, oracles[0], X)
+    vote(committee, tid, oracles[1], X)
+    tasks2of3.past_challenge(tid)
+    committee.finalize(tid, {"from": rando})
+    with reverts_with("TaskNotFunded", tid):
+        committee.restartRound(tid, {"from": rando})
