@@ -514,7 +514,8 @@ def deploy_cmd(
         bool, typer.Option("--force", help="replace a deployment file whose contracts are live")
     ] = False,
 ) -> None:
-    """Deploy the suite (token, escrow, registry, committee) and write <chainId>.json."""
+    """Deploy the suite (token, timelock, arbitrator, escrow, registry, committee with rule set
+    1) and write <chainId>.json."""
     from labelproof.chain import Sender
     from labelproof.client import connect_web3, deployments_dir
     from labelproof.deploy import DeployConfig, Deployment, deploy_suite, summary
@@ -562,7 +563,7 @@ def deploy_cmd(
     if int(w3.eth.get_balance(to_checksum_address(deployer))) == 0:
         raise UsageError(f"the deployer {deployer} has no ETH to pay for gas")
     out.print(summary(cfg, deployer, chain_id), highlight=False)
-    with spinner("deploying token, escrow, registry and committee"):
+    with spinner("deploying token, timelock, arbitrator, escrow, registry and committee"):
         dep = deploy_suite(w3, Sender(w3, account, confirmations=cfg.confirmations), cfg)
     path = dep.write(directory)
     table = key_value_table(f"deployment on chain {dep.chain_id}")
@@ -570,7 +571,10 @@ def deploy_cmd(
         ("escrow", dep.escrow),
         ("registry", dep.registry),
         ("committee", dep.committee),
+        ("timelock", dep.timelock),
+        ("arbitrator", dep.arbitrator),
         ("reward token", dep.reward_token or "none"),
+        ("bond token", dep.bond_token),
         ("block", str(dep.block)),
     ):
         table.add_row(name, value)
@@ -731,10 +735,21 @@ def task_create(
     reveal_period: Annotated[
         str, typer.Option(help="time after the annotation deadline for reveals")
     ] = "1d",
-    challenge_period: Annotated[str, typer.Option(help="veto window of a proposal")] = "1d",
-    claim_period: Annotated[str, typer.Option(help="time to claim after finalization")] = "30d",
+    challenge_period: Annotated[
+        str,
+        typer.Option(
+            help="dispute and veto window of a proposed payout (at least the protocol's floor)"
+        ),
+    ] = "1d",
+    claim_period: Annotated[
+        str, typer.Option(help="time to claim after finalization (at least the floor)")
+    ] = "30d",
     oracle_timeout: Annotated[
-        str, typer.Option(help="after the reveal deadline, time for a final payout")
+        str,
+        typer.Option(
+            help="after the reveal deadline, time for a first payout to be proposed, or the "
+            "budget comes back (at least the floor)"
+        ),
     ] = "7d",
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
@@ -834,7 +849,8 @@ def task_status(
     deployments: DeploymentsDir = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Phase, deadlines, attestations, proposal, claimed and left, read from chain."""
+    """Phase, deadlines (claims extended by pauses), attestations, the rule set and its bonds,
+    the current round and the settlement history (vetoes, disputes, rulings), read from chain."""
     from labelproof import client
 
     chain = connect(rpc_url, deployments)
@@ -843,12 +859,27 @@ def task_status(
     if as_json:
         print_json(s)
         return
+    _print_status(s)
+
+
+def _print_status(s: dict[str, Any]) -> None:
+    """`task status` as a table: money, deadlines, rules and bonds, the current round and the
+    settlement history."""
+    from labelproof import client
+
     d, sym, now = s["decimals"], s["symbol"], s["now"]
+    bonds = s["bonds"]
 
     def amount(key: str) -> str:
         return f"{client.format_amount(int(s[key]), d)} {sym}"
 
-    table = key_value_table(f"task {task_id}: {s['phase']}")
+    def bond(value: str) -> str:
+        return f"{client.format_amount(int(value), bonds['decimals'])} {bonds['symbol']}"
+
+    def when(ts: int) -> str:
+        return client.format_time(ts, now)
+
+    table = key_value_table(f"task {s['task_id']}: {s['phase']}")
     table.add_row("status", s["status"])
     table.add_row("requester", s["requester"])
     table.add_row("token", f"{sym} {s['token']}")
@@ -856,22 +887,70 @@ def task_status(
         table.add_row(key, amount(key))
     if s["refund_kind"]:
         table.add_row("refundable now", f"{amount('refundable')} ({s['refund_kind']})")
+    for r in s["refunds"]:
+        table.add_row("refund", f"{client.format_amount(int(r['amount']), d)} {sym} ({r['kind']})")
     table.add_row("attestations", str(s["attestations"]))
-    names = {"annotation": "annotation ends", "reveal": "reveal ends", "oracle": "oracle deadline"}
-    for key, label in names.items():
-        table.add_row(label, client.format_time(s["deadlines"][key], now))
-    if s["deadlines"]["claim"]:
-        table.add_row("claims end", client.format_time(s["deadlines"]["claim"], now))
+    dl = s["deadlines"]
+    early = " (closed early by the requester)" if s["closed_early"] else ""
+    table.add_row("annotation ends", when(dl["annotation"]) + early)
+    table.add_row("reveal ends", when(dl["reveal"]))
+    met = " (met: a payout was proposed)" if dl["oracle_met"] else ""
+    table.add_row("oracle deadline", when(dl["oracle"]) + met)
+    if s["status"] == "funded":
+        table.add_row("bonded proposals", f"anyone with a bond from {when(dl['bonded_proposals'])}")
+    if dl["claim"]:
+        extension = s["pause"]["claim_extension"]
+        note = (
+            f" (extended by {client.format_duration(extension)} of pauses; originally "
+            f"{when(dl['claim_original'])})"
+            if extension
+            else ""
+        )
+        table.add_row("claims end", when(dl["claim"]) + note)
+    if s["pause"]["paused"]:
+        table.add_row("paused", "yes: claims, refunds of unclaimed pay and new tasks wait")
+    rules = s["rules"]
+    floors = rules["floors"]
+    revoked = f", {len(rules['revoked'])} revoked" if rules["revoked"] else ""
+    table.add_row(
+        "rules",
+        f"set {rules['id']}: {rules['threshold']} of {len(rules['oracles'])} oracles{revoked}; "
+        f"guardian {rules['guardian'] or 'none'}; arbitrator {rules['arbitrator']}",
+    )
+    table.add_row(
+        "floors",
+        f"challenge {client.format_duration(floors['challenge'])}, claim "
+        f"{client.format_duration(floors['claim'])}, proposal window "
+        f"{client.format_duration(floors['proposal_window'])}, committee grace "
+        f"{client.format_duration(rules['committee_grace'])}",
+    )
+    table.add_row(
+        "bonds",
+        f"proposer {bond(bonds['proposer_bond'])}, dispute {bond(bonds['dispute_bond'])}, "
+        f"{bonds['burn_bps'] / 100:g}% of a losing bond burned",
+    )
     p = s["proposal"]
     if p:
-        state = (
-            f"pending, challenge ends {client.format_time(p['challenge_ends'], now)}"
-            if p["challenge_ends"]
-            else f"{p['votes']} of {p['threshold']} votes"
-        )
-        table.add_row(
-            "proposal", f"round {p['round']}: {p['total_units']} {sym}, root {p['root']} ({state})"
-        )
+        if p["state"] == "voting":
+            payout = f"leading {p['total_units']} {sym}, root {p['root']}, " if p["root"] else ""
+            text = f"round {p['round']}: voting, {payout}{p['votes']} of {p['threshold']} votes"
+        else:
+            by = f"bonded by {p['proposer']}" if p["proposer"] else "by the committee"
+            if p["state"] == "disputed":
+                window = f"disputed by {p['dispute']['disputer']} (dispute {p['dispute']['id']})"
+            elif p["state"] == "challenge":
+                window = f"challenge ends {when(p['challenge_ends'])}"
+            else:
+                window = f"finalizable since {when(p['challenge_ends'])}"
+            text = (
+                f"round {p['round']}: {p['total_units']} {sym}, root {p['root']} ({by}, bond "
+                f"{bond(p['bond'])}; {window})"
+            )
+        table.add_row("proposal", text)
+    for h in s["history"]:
+        table.add_row("history", _history_line(h, sym, d, bond))
+    for flow in bonds["settled"]:
+        table.add_row("bond settled", f"{bond(flow['amount'])} to {flow['label']}")
     if s["payout_root"]:
         table.add_row(
             "payout",
@@ -880,6 +959,29 @@ def task_status(
     table.add_row("spec hash", s["spec_hash"])
     table.add_row("gold commitment", s["gold_commitment"] or "none")
     out.print(table)
+
+
+def _history_line(h: dict[str, Any], sym: str, decimals: int, bond: Callable[[str], str]) -> str:
+    from labelproof import client
+
+    event = h["event"]
+    if event == "pending":
+        by = f"bonded by {h['proposer']}" if h["proposer"] else "by the committee"
+        total = client.format_amount(int(h["total"]), decimals)
+        return f"round {h['round']}: {total} {sym} proposed {by} (bond {bond(h['bond'])})"
+    if event == "vetoed":
+        return f"round {h['round']}: vetoed by the guardian: {h['reason']}"
+    if event == "disputed":
+        return (
+            f"round {h['round']}: disputed by {h['disputer']} (dispute {h['dispute_id']}, bond "
+            f"{bond(h['bond'])})"
+        )
+    if event == "ruled":
+        return f"round {h['round']}: dispute {h['dispute_id']} ruled: {h['verdict']}"
+    if event == "restarted":
+        return f"round {h['round']}: restarted by {h['caller']} (no payout could pass)"
+    total = client.format_amount(int(h["total"]), decimals)
+    return f"finalized: {total} {sym}, root {h['root']}"
 
 
 @task_app.command("reveal-gold")
@@ -937,17 +1039,34 @@ def task_cancel(
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
 ) -> None:
-    """Cancel a task nobody has attested to yet: the whole budget goes back."""
-    chain, receipt = _task_tx(
-        "cancelTask",
-        lambda c: c.escrow.functions.cancelTask(task_id),
-        wallet,
-        rpc_url,
-        deployments,
-        wallet_dir,
-        password_file,
+    """Cancel a task: nobody attested yet, the whole budget goes back; someone did, the task is
+    closed early (annotation ends now, reveals and scoring follow sooner, the attested work is
+    paid and the rest of the budget comes back after finalization)."""
+    from labelproof import client
+
+    account = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    with spinner("cancelling the task") as say:
+        done = client.cancel_task(chain, account, task_id, say)
+    view = chain.task(task_id)
+    sym, d = chain.token_info(view.token)
+    if done.kind == "cancelled":
+        out.print(
+            f"task {task_id} cancelled: {client.format_amount(done.refunded, d)} {sym} back to "
+            f"{view.requester} (cancelled) in {done.tx_hash}",
+            highlight=False,
+        )
+        return
+    now = chain.now()
+    out.print(
+        f"task {task_id} closed early in {done.tx_hash}: annotators had attested, so the budget "
+        "is not refunded now; the annotation window closed and reveals end "
+        f"{client.format_time(done.reveal_deadline, now)}. The attested work is scored and "
+        "paid as usual; what the payout does not allocate comes back with `labelproof task "
+        "refund` once it is final (everything, if no payout is proposed by "
+        f"{client.format_time(done.reveal_deadline + view.oracle_timeout, now)}).",
+        highlight=False,
     )
-    _print_refund(chain, task_id, receipt, "cancelled")
 
 
 @task_app.command("refund")
@@ -960,7 +1079,8 @@ def task_refund(
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
 ) -> None:
-    """Pay the requester whatever is refundable now (unallocated, unclaimed, or timed out)."""
+    """Pay the requester whatever is refundable now (unallocated, unclaimed, or everything when
+    no payout was ever proposed by the oracle deadline)."""
     chain, receipt = _task_tx(
         "refund",
         lambda c: c.escrow.functions.refund(task_id),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from eth_abi import decode as abi_decode
@@ -57,6 +57,13 @@ from labelproof.commitments import (
 )
 from labelproof.deploy import DEPLOYMENTS_DIR, Deployment, load_deployment
 from labelproof.merkle import StandardMerkleTree
+from labelproof.settlement import (
+    ZERO_ADDRESS,
+    Proposal,
+    Status,
+    rules_dict,
+    task_dict,
+)
 from labelproof.spec import (
     SpecError,
     TaskSpec,
@@ -72,7 +79,10 @@ ORACLE_URL_ENV = "LABELPROOF_ORACLE_URL"
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 STATUS_NAMES = ("none", "funded", "cancelled", "final", "expired")
-REFUND_KINDS = ("cancelled", "unallocated", "unclaimed", "oracle timeout")
+# ITaskEscrow.RefundKind, by value (settlement.RefundKind)
+REFUND_KINDS = ("cancelled", "unallocated", "unclaimed", "oracle timeout", "ruling")
+# IOracleCommittee.Verdict, by value (settlement.Verdict)
+VERDICT_NAMES = ("refused to rule", "payout stands", "payout wrong", "refund the requester")
 LOG_CHUNK = 10_000
 PERMIT_LIFETIME = 3_600
 ZERO32 = bytes(32)
@@ -104,7 +114,14 @@ class TxPending(ActionError):
 # revert reasons
 # --------------------------------------------------------------------------------------------
 
-_ERROR_SOURCES = ("TaskEscrow", "AttestationRegistry", "OracleCommittee", "RewardToken")
+_ERROR_SOURCES = (
+    "TaskEscrow",
+    "AttestationRegistry",
+    "OracleCommittee",
+    "LocalArbitrator",
+    "LabelproofTimelock",
+    "RewardToken",
+)
 
 
 @cache
@@ -123,8 +140,18 @@ def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
                 continue
             types = [i["type"] for i in inputs]
             selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
-            table[selector] = (item["name"], [i["name"] for i in inputs], types)
+            table.setdefault(selector, (item["name"], [i["name"] for i in inputs], types))
     return table
+
+
+def error_name(selector: Any) -> str:
+    """The name of the custom error with this 4-byte selector (``StaleVersion``), or its hex."""
+    try:
+        raw = bytes(HexBytes(selector))[:4]
+    except (TypeError, ValueError):
+        return str(selector)
+    entry = _error_table().get(raw)
+    return entry[0] if entry is not None else "0x" + raw.hex()
 
 
 def decode_revert(data: Any) -> str:
@@ -296,6 +323,14 @@ def parse_duration(text: str, what: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+def format_duration(seconds: int) -> str:
+    """Seconds in the largest unit that divides them: 86400 -> '1d', 5400 -> '90m'."""
+    for unit, size in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def format_time(ts: int, now: int) -> str:
     when = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     delta = ts - now
@@ -354,7 +389,11 @@ class TaskView:
     challenge_period: int
     claim_period: int
     oracle_timeout: int
+    # The effective claim deadline (claimBase + all paused time, escrow.claimDeadline); 0
+    # unless the task is final. It moves later while the escrow is paused.
     claim_deadline: int
+    rules_id: int = 1
+    claim_base: int = 0
 
     @property
     def oracle_deadline(self) -> int:
@@ -376,6 +415,7 @@ class Chain:
         self.registry: Contract = contract_at(w3, "AttestationRegistry", deployment.registry)
         self.committee: Contract = contract_at(w3, "OracleCommittee", deployment.committee)
         self.tx_timeout = tx_timeout
+        self._rules: dict[int, dict[str, Any]] = {}
 
     @classmethod
     def connect(cls, rpc_url: str, directory: Path | None = None) -> Chain:
@@ -427,33 +467,84 @@ class Chain:
     def task(self, task_id: int) -> TaskView:
         if task_id <= 0 or task_id >= 2**64:
             raise ActionError(f"task {task_id} does not exist")
-        t = self.escrow.functions.task(task_id).call()
-        # payoutRoot, claimed, payoutTotal, token, claimDeadline, status, budget,
-        # revealDeadline, challengePeriod, oracleTimeout, requester, annotationDeadline,
-        # claimPeriod, refunded, specHash, goldCommitment, reportHash
-        if int(t[5]) == 0:
+        t = task_dict(self.escrow.functions.task(task_id).call())
+        status = int(t["status"])
+        if status == Status.NONE:
             count = int(self.escrow.functions.taskCount().call())
             raise ActionError(f"task {task_id} does not exist (this escrow has {count} tasks)")
+        claim_deadline = 0
+        if status == Status.FINAL:
+            claim_deadline = int(self.escrow.functions.claimDeadline(task_id).call())
         return TaskView(
             task_id=task_id,
-            status=STATUS_NAMES[int(t[5])],
-            token=to_checksum_address(t[3]),
-            requester=to_checksum_address(t[10]),
-            budget=int(t[6]),
-            claimed=int(t[1]),
-            refunded=int(t[13]),
-            payout_total=int(t[2]),
-            payout_root=bytes(t[0]),
-            report_hash=bytes(t[16]),
-            spec_hash=bytes(t[14]),
-            gold_commitment=bytes(t[15]),
-            annotation_deadline=int(t[11]),
-            reveal_deadline=int(t[7]),
-            challenge_period=int(t[8]),
-            claim_period=int(t[12]),
-            oracle_timeout=int(t[9]),
-            claim_deadline=int(t[4]),
+            status=STATUS_NAMES[status],
+            token=to_checksum_address(t["token"]),
+            requester=to_checksum_address(t["requester"]),
+            budget=int(t["budget"]),
+            claimed=int(t["claimed"]),
+            refunded=int(t["refunded"]),
+            payout_total=int(t["payoutTotal"]),
+            payout_root=bytes(t["payoutRoot"]),
+            report_hash=bytes(t["reportHash"]),
+            spec_hash=bytes(t["specHash"]),
+            gold_commitment=bytes(t["goldCommitment"]),
+            annotation_deadline=int(t["annotationDeadline"]),
+            reveal_deadline=int(t["revealDeadline"]),
+            challenge_period=int(t["challengePeriod"]),
+            claim_period=int(t["claimPeriod"]),
+            oracle_timeout=int(t["oracleTimeout"]),
+            claim_deadline=claim_deadline,
+            rules_id=int(t["rulesId"]),
+            claim_base=int(t["claimBase"]),
         )
+
+    def rules(self, rules_id: int) -> dict[str, Any]:
+        """The committee's rule set `rules_id` (settlement.RULES_FIELDS), cached: rule sets
+        never change once published (only revocations, read with isRevoked)."""
+        cached = self._rules.get(rules_id)
+        if cached is None:
+            cached = rules_dict(self.committee.functions.rules(rules_id).call())
+            self._rules[rules_id] = cached
+        return cached
+
+    def paused(self) -> bool:
+        return bool(self.escrow.functions.paused().call())
+
+    def max_pause(self) -> int:
+        return int(self.escrow.functions.maxPause().call())
+
+    def task_logs(self, contract: Contract, task_id: int) -> list[Any]:
+        """Every event of `contract` whose first indexed argument is `task_id`, decoded and in
+        chain order: one chunked eth_getLogs instead of one per event type."""
+        by_topic: dict[bytes, Any] = {}
+        abi: list[dict[str, Any]] = cast(Any, contract.abi)
+        for item in abi:
+            if item.get("type") != "event" or item.get("anonymous"):
+                continue
+            inputs = item.get("inputs", [])
+            if not inputs or not inputs[0].get("indexed") or inputs[0]["name"] != "taskId":
+                continue
+            event = getattr(contract.events, item["name"])()
+            by_topic[bytes(HexBytes(event.topic))] = event
+        topic = "0x" + task_id.to_bytes(32, "big").hex()
+        head = int(self.w3.eth.block_number)
+        out: list[Any] = []
+        start = max(0, int(self.deployment.block) - 1)
+        while start <= head:
+            end = min(head, start + LOG_CHUNK - 1)
+            for entry in self.w3.eth.get_logs(
+                {
+                    "address": contract.address,
+                    "fromBlock": start,
+                    "toBlock": end,
+                    "topics": [None, topic],  # type: ignore[list-item]
+                }
+            ):
+                event = by_topic.get(bytes(HexBytes(entry["topics"][0])))
+                if event is not None:
+                    out.append(event.process_log(entry))
+            start = end + 1
+        return out
 
     def logs(self, event: Any, **filters: Any) -> list[Any]:
         """All logs of a contract event since the deployment, fetched in chunks."""
@@ -644,6 +735,22 @@ def read_spec(path: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Floors:
+    """The committee's current rule set and its floors (``committee.currentRules()``): a new
+    task's periods may be longer, never shorter."""
+
+    rules_id: int
+    challenge: int
+    claim: int
+    oracle_timeout: int  # the rule set's minProposalWindow
+
+    @classmethod
+    def read(cls, chain: Chain) -> Floors:
+        rules_id, challenge, claim, window = chain.committee.functions.currentRules().call()
+        return cls(int(rules_id), int(challenge), int(claim), int(window))
+
+
+@dataclass(frozen=True)
 class Periods:
     annotation: int  # seconds from now to the annotation deadline
     reveal: int  # seconds from the annotation deadline to the reveal deadline
@@ -652,17 +759,16 @@ class Periods:
     oracle_timeout: int
 
     def validate(self) -> None:
-        if self.annotation <= 0:
-            raise ActionError("--annotation-period must be positive")
-        if self.reveal <= 0:
-            raise ActionError("--reveal-period must be positive")
-        if self.claim <= 0:
-            raise ActionError("--claim-period must be positive")
-        if self.oracle_timeout <= self.challenge:
-            raise ActionError(
-                "--oracle-timeout must be longer than --challenge-period, or no payout could "
-                "ever become final"
-            )
+        """What holds whatever the chain: positive periods that fit the contract's types."""
+        for name, value in (
+            ("--annotation-period", self.annotation),
+            ("--reveal-period", self.reveal),
+            ("--challenge-period", self.challenge),
+            ("--claim-period", self.claim),
+            ("--oracle-timeout", self.oracle_timeout),
+        ):
+            if value <= 0:
+                raise ActionError(f"{name} must be positive")
         for name, value in (
             ("--challenge-period", self.challenge),
             ("--claim-period", self.claim),
@@ -670,6 +776,30 @@ class Periods:
         ):
             if value >= 2**32:
                 raise ActionError(f"{name} is too long (at most {2**32 - 1} seconds)")
+
+    def check_floors(self, floors: Floors) -> None:
+        """The committee's floors (the escrow would revert with PeriodBelowFloor)."""
+        for name, value, floor, why in (
+            (
+                "--challenge-period",
+                self.challenge,
+                floors.challenge,
+                "the time anyone has to dispute a proposed payout",
+            ),
+            ("--claim-period", self.claim, floors.claim, "the time annotators have to claim"),
+            (
+                "--oracle-timeout",
+                self.oracle_timeout,
+                floors.oracle_timeout,
+                "the time after the reveal deadline in which a first payout can be proposed",
+            ),
+        ):
+            if value < floor:
+                raise ActionError(
+                    f"{name} {format_duration(value)} is below the protocol's floor of "
+                    f"{format_duration(floor)} ({why}) under the committee's rule set "
+                    f"{floors.rules_id}: give at least {format_duration(floor)}"
+                )
 
 
 def prepare_spec(
@@ -762,6 +892,12 @@ def create_task(
     from labelproof.tokens import sign_permit
 
     periods.validate()
+    periods.check_floors(Floors.read(chain))
+    if chain.paused():
+        raise ActionError(
+            "the escrow is paused by its guardian: no task can be created until the pause ends "
+            f"(a pause lasts at most {format_duration(chain.max_pause())})"
+        )
     if oracle is not None:
         say("checking the oracle")
         oracle.check_chain(chain, "escrow", chain.deployment.escrow)
@@ -950,43 +1086,302 @@ def simple_action(
     return chain.signer(account).send(fn, what)
 
 
+@dataclass
+class Cancelled:
+    """What `cancelTask` did: a full refund, or (with attestations) an early close."""
+
+    task_id: int
+    kind: str  # "cancelled" | "closed early"
+    refunded: int
+    annotation_deadline: int
+    reveal_deadline: int
+    tx_hash: str
+
+
+def cancel_task(chain: Chain, account: LocalAccount, task_id: int, say: Say = _quiet) -> Cancelled:
+    """Cancel a task. Nobody attested: the whole budget comes back. Someone attested, before the
+    annotation deadline: the task is closed early (annotation ends now, the reveal window moves
+    up by as much) and the attested work is scored and paid as usual. After the annotation
+    deadline with attestations: refused."""
+    view = chain.task(task_id)
+    if view.requester != account.address:
+        raise ActionError(
+            f"task {task_id} belongs to requester {view.requester}, not {account.address} "
+            "(NotRequester)"
+        )
+    if view.status != "funded":
+        raise ActionError(f"task {task_id} is {view.status}: only a funded task can be cancelled")
+    now = chain.now()
+    attested = bool(chain.registry.functions.hasAttestations(task_id).call())
+    if attested and now >= view.annotation_deadline:
+        raise ActionError(
+            f"task {task_id} cannot be cancelled (AttestationsExist): annotators have attested "
+            f"and its annotation window closed at {format_time(view.annotation_deadline, now)}; "
+            "their work is scored and paid, and what the payout does not allocate comes back "
+            "with `labelproof task refund` once it is final"
+        )
+    say("closing the task early" if attested else "cancelling the task")
+    receipt = chain.signer(account).send(chain.escrow.functions.cancelTask(task_id), "cancelTask")
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    closed = chain.escrow.events.TaskClosedEarly().process_receipt(receipt, errors=DISCARD)
+    if closed:
+        args = closed[0]["args"]
+        return Cancelled(
+            task_id,
+            "closed early",
+            0,
+            int(args["annotationDeadline"]),
+            int(args["revealDeadline"]),
+            tx_hash,
+        )
+    refunds = chain.escrow.events.Refunded().process_receipt(receipt, errors=DISCARD)
+    amount = sum(int(e["args"]["amount"]) for e in refunds)
+    return Cancelled(
+        task_id, "cancelled", amount, view.annotation_deadline, view.reveal_deadline, tx_hash
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # task status
 # --------------------------------------------------------------------------------------------
 
 
+def _popcount(x: int) -> int:
+    return bin(x).count("1")
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _bond_info(chain: Chain, token: str) -> tuple[str, int]:
+    try:
+        return chain.token_info(token)
+    except ActionError:
+        return token[:10], 18
+
+
+def _history(
+    chain: Chain, committee_events: list[Any], rules: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The task's settlement history (proposals that became pending, vetoes, disputes and
+    rulings, restarts, finalization) and its bond movements, from the committee's events."""
+    history: list[dict[str, Any]] = []
+    bonds: list[dict[str, Any]] = []
+    dispute_rounds: dict[int, int] = {}
+    committee = chain.committee.address
+    for e in committee_events:
+        a = e["args"]
+        name = e["event"]
+        base: dict[str, Any] = {"block": int(e["blockNumber"])}
+        if name == "ProposalPending":
+            proposer = to_checksum_address(a["proposer"])
+            history.append(
+                base
+                | {
+                    "event": "pending",
+                    "round": int(a["round"]),
+                    "root": _hex(a["root"]),
+                    "total": str(int(a["total"])),
+                    "report_hash": _hex(a["reportHash"]),
+                    "inputs_hash": _hex(a["inputsHash"]),
+                    "challenge_ends": int(a["challengeEnds"]),
+                    "proposer": None if proposer == ZERO_ADDRESS else proposer,
+                    "bond": str(int(a["bond"])),
+                }
+            )
+        elif name == "Vetoed":
+            history.append(
+                base
+                | {
+                    "event": "vetoed",
+                    "round": int(a["round"]) - 1,
+                    "guardian": to_checksum_address(a["guardian"]),
+                    "reason": str(a["reason"]),
+                }
+            )
+        elif name == "Disputed":
+            dispute_rounds[int(a["disputeId"])] = int(a["round"])
+            history.append(
+                base
+                | {
+                    "event": "disputed",
+                    "round": int(a["round"]),
+                    "disputer": to_checksum_address(a["disputer"]),
+                    "dispute_id": int(a["disputeId"]),
+                    "bond": str(int(a["bond"])),
+                }
+            )
+        elif name == "DisputeResolved":
+            verdict = int(a["verdict"])
+            history.append(
+                base
+                | {
+                    "event": "ruled",
+                    "round": dispute_rounds.get(int(a["disputeId"])),
+                    "dispute_id": int(a["disputeId"]),
+                    "verdict": VERDICT_NAMES[verdict]
+                    if verdict < len(VERDICT_NAMES)
+                    else str(verdict),
+                }
+            )
+        elif name == "RoundRestarted":
+            history.append(
+                base
+                | {
+                    "event": "restarted",
+                    "round": int(a["round"]) - 1,
+                    "caller": to_checksum_address(a["caller"]),
+                }
+            )
+        elif name == "Finalized":
+            history.append(
+                base
+                | {"event": "finalized", "root": _hex(a["root"]), "total": str(int(a["total"]))}
+            )
+        elif name == "BondSettled":
+            to = to_checksum_address(a["to"])
+            if to == committee:
+                label = "committee stake"
+            elif int(to, 16) == 0xDEAD:
+                label = "burned"
+            else:
+                label = to
+            bonds.append(
+                base
+                | {
+                    "to": to,
+                    "label": label,
+                    "token": to_checksum_address(a["token"]),
+                    "amount": str(int(a["amount"])),
+                }
+            )
+    return history, bonds
+
+
+def _current_round(
+    chain: Chain,
+    task_id: int,
+    view: TaskView,
+    p: Proposal,
+    rules: dict[str, Any],
+    committee_events: list[Any],
+    now: int,
+) -> dict[str, Any] | None:
+    """The committee's current round for a funded task: votes so far, or the pending (or
+    disputed) proposal with its bond."""
+    if view.status != "funded":
+        return None
+    if not p.challenge_ends and not p.voters and not p.disputed:
+        return None
+    threshold = int(rules["threshold"])
+    entry: dict[str, Any] = {
+        "round": p.round,
+        "threshold": threshold,
+        "voted": _popcount(p.voters),
+        "veto_used": p.veto_used,
+        "ever_pending": p.ever_pending,
+        "proposer": None,
+        "bond": str(p.bond),
+        "dispute": None,
+    }
+    if p.challenge_ends:
+        votes = int(
+            chain.committee.functions.votes(
+                task_id, p.root, p.total, p.report_hash, p.inputs_hash
+            ).call()
+        )
+        entry |= {
+            "state": "disputed"
+            if p.disputed
+            else "challenge"
+            if now < p.challenge_ends
+            else ("finalizable"),
+            "root": p.root,
+            "total": str(p.total),
+            "report_hash": p.report_hash,
+            "inputs_hash": p.inputs_hash,
+            "challenge_ends": p.challenge_ends,
+            "votes": votes,
+            "proposer": p.proposer if p.bonded else None,
+        }
+        if p.disputed:
+            entry["dispute"] = {
+                "disputer": p.disputer,
+                "bond": str(p.dispute_bond),
+                "id": p.dispute_id,
+            }
+        return entry
+    # Voting: the round's leading payout, from its Proposed events (live votes as counted then).
+    tallies: dict[tuple[str, int, str, str], int] = {}
+    for e in committee_events:
+        if e["event"] != "Proposed" or int(e["args"]["round"]) != p.round:
+            continue
+        a = e["args"]
+        key = (_hex(a["root"]), int(a["total"]), _hex(a["reportHash"]), _hex(a["inputsHash"]))
+        tallies[key] = int(a["votes"])
+    entry |= {"state": "voting", "votes": 0, "root": None, "total": None}
+    if tallies:
+        (root, total, report_hash, inputs_hash), votes = max(tallies.items(), key=lambda x: x[1])
+        entry |= {
+            "votes": votes,
+            "root": root,
+            "total": str(total),
+            "report_hash": report_hash,
+            "inputs_hash": inputs_hash,
+            "payouts": len(tallies),
+        }
+    return entry
+
+
 def task_status(chain: Chain, task_id: int) -> dict[str, Any]:
+    """Everything the chain says about a task: phase, money, deadlines (the claim deadline as
+    extended by pauses), the rule set with its floors and bonds, the committee's current round
+    and the settlement history (pending, vetoed, disputed and ruled rounds, bond movements)."""
     view = chain.task(task_id)
     now = chain.now()
     symbol, decimals = chain.token_info(view.token)
-    pending = chain.committee.functions.pending(task_id).call()
-    # root, total, challengeEnds, round, voters, votes, reportHash
-    proposal_root, proposal_total, challenge_ends = (
-        bytes(pending[0]),
-        int(pending[1]),
-        int(pending[2]),
-    )
+    rules = chain.rules(view.rules_id)
+    p = Proposal.from_raw(chain.committee.functions.pending(task_id).call())
+    committee_events = chain.task_logs(chain.committee, task_id)
+    escrow_events = chain.task_logs(chain.escrow, task_id)
     attested = {
         to_checksum_address(e["args"]["annotator"])
-        for e in chain.logs(chain.registry.events.Attested, taskId=task_id)
+        for e in chain.task_logs(chain.registry, task_id)
+        if e["event"] == "Attested"
     }
     refundable, kind = chain.escrow.functions.refundable(task_id).call()
-    phase = _phase(view, now, challenge_ends)
-    proposal: dict[str, Any] | None = None
-    if proposal_root != ZERO32:
-        proposal = {
-            "root": "0x" + proposal_root.hex(),
-            "total": str(proposal_total),
-            "total_units": format_amount(proposal_total, decimals),
-            "round": int(pending[3]),
-            "votes": int(pending[5]),
-            "threshold": int(chain.committee.functions.threshold().call()),
-            "report_hash": "0x" + bytes(pending[6]).hex(),
-            "challenge_ends": challenge_ends or None,
+    paused = chain.paused()
+    paused_time = int(chain.escrow.functions.pausedTime().call())
+    history, bond_flows = _history(chain, committee_events, rules)
+    current = _current_round(chain, task_id, view, p, rules, committee_events, now)
+    bond_token = to_checksum_address(rules["bondToken"])
+    bond_symbol, bond_decimals = _bond_info(chain, bond_token)
+    if current is not None:
+        current["total_units"] = (
+            None if current["total"] is None else format_amount(int(current["total"]), decimals)
+        )
+
+    finalized = [e for e in escrow_events if e["event"] == "PayoutFinalized"]
+    closed_early = [e for e in escrow_events if e["event"] == "TaskClosedEarly"]
+    refunds = [
+        {
+            "kind": REFUND_KINDS[int(e["args"]["kind"])]
+            if int(e["args"]["kind"]) < len(REFUND_KINDS)
+            else str(int(e["args"]["kind"])),
+            "amount": str(int(e["args"]["amount"])),
         }
+        for e in escrow_events
+        if e["event"] == "Refunded"
+    ]
+    original_claim = int(finalized[-1]["args"]["claimDeadline"]) if finalized else None
+    ruled_refund = any(r["kind"] == "ruling" for r in refunds)
+    guardian = to_checksum_address(rules["guardian"])
+    oracles = [to_checksum_address(o) for o in rules["oracles"]]
+    revoked = [o for o in oracles if chain.committee.functions.isRevoked(view.rules_id, o).call()]
     return {
         "task_id": task_id,
-        "phase": phase,
+        "phase": _phase(view, now, p, ruled_refund, paused),
         "status": view.status,
         "requester": view.requester,
         "token": view.token,
@@ -998,18 +1393,59 @@ def task_status(chain: Chain, task_id: int) -> dict[str, Any]:
         "left": str(view.left),
         "refundable": str(int(refundable)),
         "refund_kind": REFUND_KINDS[int(kind)] if int(refundable) else None,
+        "refunds": refunds,
         "payout_total": str(view.payout_total),
         "payout_root": None if view.payout_root == ZERO32 else "0x" + view.payout_root.hex(),
+        "report_hash": None if view.report_hash == ZERO32 else "0x" + view.report_hash.hex(),
         "spec_hash": "0x" + view.spec_hash.hex(),
         "gold_commitment": commitment_hex(view.gold_commitment),
         "attestations": len(attested),
-        "proposal": proposal,
+        "proposal": current,
+        "history": history,
+        "rules": {
+            "id": view.rules_id,
+            "oracles": oracles,
+            "revoked": revoked,
+            "threshold": int(rules["threshold"]),
+            "guardian": None if guardian == ZERO_ADDRESS else guardian,
+            "arbitrator": to_checksum_address(rules["arbitrator"]),
+            "committee_grace": int(rules["committeeGrace"]),
+            "floors": {
+                "challenge": int(rules["minChallengePeriod"]),
+                "claim": int(rules["minClaimPeriod"]),
+                "proposal_window": int(rules["minProposalWindow"]),
+            },
+        },
+        "bonds": {
+            "token": bond_token,
+            "symbol": bond_symbol,
+            "decimals": bond_decimals,
+            "proposer_bond": str(int(rules["proposerBond"])),
+            "dispute_bond": str(int(rules["disputeBond"])),
+            "burn_bps": int(rules["burnBps"]),
+            "locked": str(p.bond + p.dispute_bond) if view.status == "funded" else "0",
+            "settled": bond_flows,
+        },
+        "pause": {
+            "paused": paused,
+            "paused_time": paused_time,
+            # how much later claims close than when the payout became final
+            "claim_extension": (
+                view.claim_deadline - original_claim
+                if original_claim is not None and view.claim_deadline
+                else 0
+            ),
+        },
+        "closed_early": bool(closed_early),
         "now": now,
         "deadlines": {
             "annotation": view.annotation_deadline,
             "reveal": view.reveal_deadline,
             "oracle": view.oracle_deadline,
+            "oracle_met": p.ever_pending or view.status == "final",
+            "bonded_proposals": view.reveal_deadline + int(rules["committeeGrace"]),
             "claim": view.claim_deadline or None,
+            "claim_original": original_claim,
         },
         "periods": {
             "challenge": view.challenge_period,
@@ -1019,21 +1455,25 @@ def task_status(chain: Chain, task_id: int) -> dict[str, Any]:
     }
 
 
-def _phase(view: TaskView, now: int, challenge_ends: int) -> str:
+def _phase(view: TaskView, now: int, p: Proposal, ruled_refund: bool, paused: bool) -> str:
     if view.status == "cancelled":
         return "cancelled"
     if view.status == "expired":
-        return "expired"
+        return "refunded by ruling" if ruled_refund else "expired"
     if view.status == "final":
-        return "claims open" if now <= view.claim_deadline else "claims closed"
+        if now > view.claim_deadline:
+            return "claims closed"
+        return "claims paused" if paused else "claims open"
     if now <= view.annotation_deadline:
         return "annotation"
     if now <= view.reveal_deadline:
         return "reveal"
-    if now > view.oracle_deadline:
+    if p.disputed:
+        return "disputed"
+    if p.challenge_ends:
+        return "challenge" if now < p.challenge_ends else "finalizable"
+    if not p.ever_pending and now > view.oracle_deadline:
         return "timed out"
-    if challenge_ends:
-        return "challenge" if now <= challenge_ends else "finalizable"
     return "scoring"
 
 
@@ -1375,6 +1815,12 @@ def claim(
     say: Say = _quiet,
 ) -> TxReceipt:
     me = account.address
+    if chain.paused():
+        raise ActionError(
+            "the escrow is paused by its guardian: claims resume when the pause ends (at most "
+            f"{format_duration(chain.max_pause())} after it began); paused time is added to "
+            "every claim deadline, so no claim expires meanwhile"
+        )
     signer = chain.signer(account)
     if len(chosen) == 1:
         r = chosen[0]

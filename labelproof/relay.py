@@ -14,12 +14,15 @@ and POST it here; the relayer pays the gas of ``AttestationRegistry.attestBySig`
 * ``GET /health`` — chain id, registry, relayer address, queue length.
 
 Batches: the loop sends a batch when ``batch_size`` entries wait or the oldest has waited
-``max_wait`` seconds. ``attestBySig`` is all-or-nothing, so one bad entry must never reach it:
-every entry is first simulated alone (``eth_call``) and dropped as failed with the decoded
-revert reason if it would revert; the survivors are simulated together (two entries of one
-annotator can conflict), and if that fails they are added one by one, each checked with the
-ones before it. A batch whose transaction still reverts (the chain moved between simulation
-and mining) goes back to the queue, up to three attempts.
+``max_wait`` seconds, in one ``attestBySig``. The registry judges each entry on its own: it
+records the good ones and skips a bad one (a signature that does not recover, a version that a
+newer attestation overtook, a closed window) with ``AttestationSkipped(index, ..., reason)``,
+so one bad entry never sinks the batch. The relayer reads the receipt: an entry with an
+``Attested`` event is ``confirmed``; a skipped one is ``failed`` with the reason decoded to the
+error's name (``StaleVersion``, ``InvalidSignature``, ...) in ``reason`` and a sentence in
+``error``. Entries of one annotator go out in version order, so v1 and v2 both land. A batch
+whose whole transaction fails (out of gas, a node error) goes back to the queue, up to three
+attempts.
 
 State is in memory: a restarted relayer has forgotten its queue. Annotators keep their salts
 locally and the client removes a commitment only when the relayer reports it failed, so they
@@ -42,8 +45,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from web3.logs import DISCARD
 
-from labelproof.client import Chain, Signer, TxPending, TxRejected, TxReverted
+from labelproof.client import Chain, Signer, TxPending, TxRejected, TxReverted, error_name
 from labelproof.commitments import attestation_typed_data
 
 log = logging.getLogger("labelproof.relay")
@@ -86,6 +90,7 @@ class Entry:
     tx_hash: str | None = None
     block: int | None = None
     error: str | None = None
+    reason: str | None = None  # the registry's error name when the entry was skipped
     attempts: int = 0
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -112,6 +117,7 @@ class Entry:
             "tx_hash": self.tx_hash,
             "block": self.block,
             "error": self.error,
+            "reason": self.reason,
         }
 
 
@@ -256,73 +262,110 @@ class Relay:
             self.wake.clear()
 
     def flush(self) -> list[Entry]:
-        """Take one batch from the queue, drop what would revert, send the rest."""
+        """Take one batch from the queue and send it in one attestBySig; then mark each entry
+        confirmed or failed from the receipt's events (the registry records every good entry
+        and skips a bad one with AttestationSkipped, so one entry can no longer sink a batch)."""
         with self.lock:
             digests = self.queue[: self.batch_size]
             del self.queue[: len(digests)]
             batch = [self.entries[d] for d in digests]
         if not batch:
             return []
+        # Versions in order: two entries of one annotator can both land (v1, then v2).
         batch.sort(key=lambda e: (e.task_id, e.annotator, e.version))
-        good = [e for e in batch if self._simulate_alone(e)]
-        good = self._compatible(good)
-        if not good:
-            return []
         attest = self.chain.registry.functions.attestBySig
-        for e in good:
+        for e in batch:
             e.status = "submitted"
             e.attempts += 1
         try:
-            receipt = self.signer.send(attest([e.as_tuple() for e in good]), "attestBySig")
+            receipt = self.signer.send(attest([e.as_tuple() for e in batch]), "attestBySig")
         except TxPending as exc:
-            for e in good:
+            for e in batch:
                 e.error = str(exc)  # stays "submitted": it may still be mined
             log.warning("%s", exc)
-            return good
+            return batch
         except (TxRejected, TxReverted) as exc:
+            # The whole transaction failed (out of gas, a node error): no entry was judged.
             with self.lock:
-                for e in good:
+                for e in batch:
                     if e.attempts >= MAX_ATTEMPTS:
                         e.status, e.error = "failed", str(exc)
                     else:
                         e.status = "queued"
                         self.queue.append(e.hash)
-            log.warning("batch of %d not mined: %s", len(good), exc)
-            return good
+            log.warning("batch of %d not mined: %s", len(batch), exc)
+            return batch
+        self._settle(batch, receipt)
+        return batch
+
+    def _settle(self, batch: list[Entry], receipt: Any) -> None:
+        """Each entry's fate from the receipt: Attested (confirmed) or AttestationSkipped at
+        its index (failed, with the error a direct attest would have raised)."""
+        registry = self.chain.registry
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-        for e in good:
-            e.status, e.tx_hash, e.block = "confirmed", tx_hash, int(receipt["blockNumber"])
-            e.error = None
-        log.info("batch of %d attestations in %s", len(good), tx_hash)
-        return good
+        block = int(receipt["blockNumber"])
+        skipped = {
+            int(ev["args"]["index"]): bytes(ev["args"]["reason"])
+            for ev in registry.events.AttestationSkipped().process_receipt(receipt, errors=DISCARD)
+        }
+        recorded = {
+            (
+                int(ev["args"]["taskId"]),
+                to_checksum_address(ev["args"]["annotator"]),
+                int(ev["args"]["version"]),
+                bytes(ev["args"]["root"]),
+            )
+            for ev in registry.events.Attested().process_receipt(receipt, errors=DISCARD)
+        }
+        confirmed = 0
+        for index, e in enumerate(batch):
+            e.tx_hash, e.block = tx_hash, block
+            if index in skipped:
+                e.status = "failed"
+                e.reason = error_name(skipped[index])
+                e.error = f"skipped on chain: {self._explain(e, e.reason)} (transaction {tx_hash})"
+                log.info("entry %s skipped: %s", e.hash, e.error)
+            elif (e.task_id, e.annotator, e.version, e.root) in recorded:
+                e.status, e.error, e.reason = "confirmed", None, None
+                confirmed += 1
+            else:  # cannot happen with the registry's events; never report it as confirmed
+                e.status = "failed"
+                e.reason = "NotRecorded"
+                e.error = f"neither recorded nor skipped in transaction {tx_hash}"
+        log.info(
+            "batch of %d attestations in %s: %d recorded, %d skipped",
+            len(batch),
+            tx_hash,
+            confirmed,
+            len(batch) - confirmed,
+        )
 
-    def _simulate_alone(self, entry: Entry) -> bool:
-        fn = self.chain.registry.functions.attestBySig([entry.as_tuple()])
+    def _explain(self, e: Entry, reason: str) -> str:
+        """A readable reason for a skipped entry, with what the chain holds now."""
+        registry = self.chain.registry
         try:
-            self.signer.simulate(fn, "attestBySig")
-        except TxRejected as exc:
-            entry.status, entry.error = "failed", str(exc)
-            log.info("dropped %s: %s", entry.hash, exc)
-            return False
-        return True
-
-    def _compatible(self, entries: list[Entry]) -> list[Entry]:
-        if len(entries) <= 1:
-            return entries
-        attest = self.chain.registry.functions.attestBySig
-        try:
-            self.signer.simulate(attest([e.as_tuple() for e in entries]), "attestBySig")
-            return entries
-        except TxRejected:
+            if reason == "StaleVersion":
+                current = int(registry.functions.attestation(e.task_id, e.annotator).call()[1])
+                return (
+                    f"StaleVersion: version {e.version} is not above the registry's version "
+                    f"{current} for {e.annotator} on task {e.task_id} (a newer attestation "
+                    f"landed first); sign version {current + 1}"
+                )
+            if reason == "AnnotationWindowClosed":
+                deadline, _ = registry.functions.window(e.task_id).call()
+                return (
+                    f"AnnotationWindowClosed: task {e.task_id}'s annotation window closed at "
+                    f"{int(deadline)}"
+                )
+        except Exception:  # the explanation is a courtesy; the reason stands without it
             pass
-        kept: list[Entry] = []
-        for e in entries:
-            try:
-                self.signer.simulate(attest([x.as_tuple() for x in [*kept, e]]), "attestBySig")
-                kept.append(e)
-            except TxRejected as exc:
-                e.status, e.error = "failed", f"conflicts with another entry of the batch: {exc}"
-        return kept
+        details = {
+            "InvalidSignature": "the signature does not recover to the annotator",
+            "TaskNotOpen": f"task {e.task_id} is not open for attestations",
+            "EmptyRoot": "the root is zero",
+            "ZeroItems": "the item count is zero",
+        }
+        return f"{reason}: {details[reason]}" if reason in details else reason
 
 
 def create_app(relay: Relay) -> FastAPI:
