@@ -210,6 +210,8 @@ class Watcher:
         self.grace = grace
         self.fetch_timeout = fetch_timeout
         self.say = say or (lambda _: None)
+        if dispute and confirm and account is None:
+            raise WatchError("disputing needs a wallet: give --from WALLET (or --no-dispute)")
         self.state_path = state_path
         self._lock = _lock(state_path)
         self.state = State.load(
@@ -218,8 +220,6 @@ class Watcher:
             chain.deployment.committee,
             max(0, int(chain.deployment.block) - 1),
         )
-        if dispute and confirm and account is None:
-            raise WatchError("disputing needs a wallet: give --from WALLET (or --no-dispute)")
 
     # -- one pass
 

@@ -351,6 +351,12 @@ def test_governance_schedule_wait_execute(world: World) -> None:
     world.cli(
         "governance", "schedule", "publish-rules", str(bad), "--from", "admin", "--yes"
     ).error("committeeGrace must be shorter than minProposalWindow")
+    world.cli(
+        "governance", "schedule", "revoke-oracle", "1", poor, "--from", "admin", "--yes"
+    ).error(f"{poor} is not an oracle of rule set 1")
+    world.cli(
+        "governance", "schedule", "withdraw-stake", "5", "--to", poor, "--from", "admin", "--yes"
+    ).error("the committee's unlocked stake is", "less than 5 LPR")
     assert "no pending operations" in world.cli("governance", "status").ok().stdout
 
     # schedule two operations
