@@ -33,12 +33,16 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
+from web3.logs import DISCARD
 
 from labelproof.chain import Sender, contract_at
+from labelproof.client import format_duration
 from labelproof.commitments import attestation_typed_data
 from labelproof.deploy import Deployment
+from labelproof.merkle import payout_tree
 from labelproof.node import LocalNode, free_port, start_anvil
 from labelproof.scoring import SCORING_VERSION
+from labelproof.settlement import Proposal, task_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
@@ -190,6 +194,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "LABELPROOF_WALLET_DIR": str(tmp / "wallets"),
                 "LABELPROOF_PASSWORD": PASSWORD,
                 "LABELPROOF_SCRYPT_N": "1024",  # fast keystores for tests only
+                "COLUMNS": "250",  # tables print long hashes on one line
             }
         )
         oracle_key = Account.create()
@@ -535,8 +540,34 @@ def test_every_role_end_to_end(world: World) -> None:
     rows = {r["task_id"]: r for r in mine.json()["rewards"]}
     assert rows[task_a]["state"] == "claimed" and rows[task_b]["state"] == "claimable"
 
+    # -- the guardian pauses the escrow: claims wait, and every claim deadline moves by the pause
+    guardian = Sender(world.w3, list(world.w3.eth.accounts)[1])
+    before_b = world.cli("task", "status", str(task_b), "--json").json()
+    guardian.call(world.escrow.functions.pause(), what="pause")
+    paused_status, paused_claim = world.many(
+        ("task", "status", str(task_b), "--json"),
+        ("claim", "--task", str(task_b), "--wallet", "ann1", "--oracle", world.oracle_url),
+    )
+    assert paused_status.json()["phase"] == "claims paused"
+    assert paused_status.json()["pause"]["paused"] is True
+    paused_claim.error("the escrow is paused by its guardian", "no claim expires")
+    world.node.time_travel(HOUR)
+    receipt = guardian.call(world.escrow.functions.unpause(), what="unpause")
+    (unpaused,) = world.escrow.events.Unpaused().process_receipt(receipt, errors=DISCARD)
+    seconds = int(unpaused["args"]["pausedSeconds"])
+    assert seconds >= HOUR
+    after_json, after_text = world.many(
+        ("task", "status", str(task_b), "--json"), ("task", "status", str(task_b))
+    )
+    after = after_json.json()
+    assert after["phase"] == "claims open" and after["pause"]["paused"] is False
+    assert after["deadlines"]["claim"] == before_b["deadlines"]["claim"] + seconds
+    assert after["deadlines"]["claim_original"] == before_b["deadlines"]["claim"]
+    assert after["pause"]["claim_extension"] == seconds
+    assert f"extended by {format_duration(seconds)} of pauses" in after_text.ok().stdout
+
     # -- after task B's claim deadline the requester takes back ann1's unclaimed share
-    world.node.time_travel(DAY + 10)
+    world.node.time_travel(DAY + 120)
     before = noret.functions.balanceOf(requester).call()
     done = world.cli("task", "refund", str(task_b), "--wallet", "requester").ok()
     assert "unclaimed" in done.stdout
@@ -637,9 +668,18 @@ def test_task_create_bad_inputs_leave_nothing(world: World) -> None:
         ((*base, "--budget", "1", "--oracle", "http://127.0.0.1:1"), ("cannot reach the oracle",)),
         ((*base, "--budget", "1", "--annotation-period", "soon"), ("--annotation-period 'soon'",)),
         (
-            (*base, "--budget", "1", "--challenge-period", "8d"),
-            ("--oracle-timeout must be longer than --challenge-period",),
+            (*base, "--budget", "1", "--challenge-period", "30m"),
+            ("--challenge-period 30m is below the protocol's floor of 1h", "rule set 1"),
         ),
+        (
+            (*base, "--budget", "1", "--claim-period", "12h"),
+            ("--claim-period 12h is below the protocol's floor of 1d",),
+        ),
+        (
+            (*base, "--budget", "1", "--oracle-timeout", "90m"),
+            ("--oracle-timeout 90m is below the protocol's floor of 1d",),
+        ),
+        ((*base, "--budget", "1", "--reveal-period", "0"), ("--reveal-period must be positive",)),
         ((*base, "--budget", "1", "--gold", str(bad_gold)), ("gold-bad.csv", "'horse'")),
         (
             ("task", "create", "--wallet", "req2", "--spec", str(bad_spec), "--budget", "1"),
@@ -717,7 +757,7 @@ def test_requester_commands_bad_inputs(world: World) -> None:
     )
     results[0].error(f"task {missing} does not exist")
     results[1].error("Invalid value")
-    results[2].error("NotRequester", f"taskId={task}")
+    results[2].error("NotRequester", f"task {task} belongs to requester {requester}")
     results[3].error("NothingToRefund")
     results[4].error("NoPendingProposal")
     results[5].error("has no gold set")
@@ -731,21 +771,122 @@ def test_requester_commands_bad_inputs(world: World) -> None:
     done = world.cli("task", "cancel", str(task), "--wallet", "req3").ok()
     assert "cancelled" in done.stdout
     assert world.token.functions.balanceOf(requester).call() - before == 10 * ETH
-    world.cli("task", "cancel", str(task), "--wallet", "req3").error("WrongStatus")
+    world.cli("task", "cancel", str(task), "--wallet", "req3").error(
+        f"task {task} is cancelled: only a funded task can be cancelled"
+    )
     assert world.cli("task", "status", str(task), "--json").json()["phase"] == "cancelled"
     # the spec can be registered later from the requester's record (idempotent)
     done = world.cli(
         "task", "register-spec", str(other), "--oracle", world.oracle_url, "--wallet", "req3"
     ).ok()
     assert f"task {other}: spec 0x" in done.stdout
-    # once someone attested, the task cannot be cancelled any more
+    # once someone attested, cancelling closes the task early: nothing is refunded now, the
+    # annotation window ends, the reveal window moves up by as much
     world.cli("wallet", "new", "ann-c").ok()
     world.fund("ann-c")
     labels = write_pairs(world.tmp / "ann-c.csv", {"img-00": "cat", "img-01": "dog"})
     world.cli(
         "annotate", "commit", "--task", str(other), "--labels", str(labels), "--wallet", "ann-c"
     ).ok()
-    world.cli("task", "cancel", str(other), "--wallet", "req3").error("AttestationsExist")
+    before_task = task_dict(world.escrow.functions.task(other).call())
+    balance = world.token.functions.balanceOf(requester).call()
+    done = world.cli("task", "cancel", str(other), "--wallet", "req3").ok()
+    assert f"task {other} closed early" in done.stdout and "annotators had attested" in done.stdout
+    assert "task refund" in done.stdout
+    assert world.token.functions.balanceOf(requester).call() == balance
+    status = world.cli("task", "status", str(other), "--json").json()
+    shift = before_task["annotationDeadline"] - status["deadlines"]["annotation"]
+    assert shift > 0 and status["closed_early"] and status["status"] == "funded"
+    assert status["deadlines"]["reveal"] == before_task["revealDeadline"] - shift
+    assert "closed early by the requester" in world.cli("task", "status", str(other)).ok().stdout
+    # now the window is closed: no more cancelling
+    world.node.time_travel(1)
+    world.cli("task", "cancel", str(other), "--wallet", "req3").error(
+        "cannot be cancelled (AttestationsExist)", "task refund"
+    )
+
+
+def test_status_shows_rounds_disputes_rulings_and_bonds(world: World) -> None:
+    """A bonded proposal (the committee stayed silent), disputed and ruled wrong: `task status`
+    shows the round, the dispute, the ruling and every bond movement."""
+    world.many(("wallet", "new", "req7"), ("wallet", "new", "ann7"))
+    requester = world.fund("req7")
+    world.fund("ann7")
+    admin = world.admin()
+    admin.call(world.token.functions.mint(requester, 100 * ETH), what="mint")
+    task = fresh_task(world, "req7", "k", "--annotation-period", "1h", "--reveal-period", "1h")
+    labels = write_pairs(world.tmp / "ann7.csv", {"img-00": "cat", "img-01": "dog"})
+    world.cli(
+        "annotate", "commit", "--task", str(task), "--labels", str(labels), "--wallet", "ann7"
+    ).ok()
+    waiting = world.cli("task", "status", str(task), "--json").json()
+    rules = waiting["rules"]
+    assert (
+        rules["id"] == 1 and rules["threshold"] == 1 and rules["oracles"] == list(world.dep.oracles)
+    )
+    assert rules["floors"] == {"challenge": HOUR, "claim": DAY, "proposal_window": DAY}
+    assert (
+        waiting["bonds"]["proposer_bond"] == str(100 * ETH) and waiting["bonds"]["symbol"] == "LPR"
+    )
+    # past the reveal deadline and the committee's 12 h grace: anyone may propose with a bond
+    world.node.time_travel(2 * HOUR + 12 * HOUR + 10)
+    dev = list(world.w3.eth.accounts)
+    proposer, disputer = Sender(world.w3, dev[5]), Sender(world.w3, dev[6])
+    for who in (proposer, disputer):
+        admin.call(world.token.functions.mint(who.address, 1_000 * ETH), what="mint")
+        who.call(world.token.functions.approve(world.committee.address, 2**256 - 1), what="approve")
+    tree = payout_tree({world.address("ann7"): 7 * ETH})
+    proposer.call(
+        world.committee.functions.proposeBonded(
+            task, bytes.fromhex(tree.root[2:]), 7 * ETH, b"\x01" * 32, b"\x02" * 32
+        ),
+        what="proposeBonded",
+    )
+    pending = world.cli("task", "status", str(task), "--json").json()
+    assert pending["phase"] == "challenge"
+    p = pending["proposal"]
+    assert p["state"] == "challenge" and p["proposer"] == proposer.address
+    assert p["bond"] == str(100 * ETH) and p["total"] == str(7 * ETH) and p["root"] == tree.root
+    assert p["inputs_hash"] == "0x" + "02" * 32 and pending["deadlines"]["oracle_met"]
+
+    disputer.call(world.committee.functions.dispute(task), what="dispute")
+    disputed_json, disputed_text = world.many(
+        ("task", "status", str(task), "--json"), ("task", "status", str(task))
+    )
+    disputed = disputed_json.json()
+    assert disputed["phase"] == "disputed" and disputed["proposal"]["state"] == "disputed"
+    dispute = disputed["proposal"]["dispute"]
+    assert dispute["disputer"] == disputer.address and dispute["bond"] == str(100 * ETH)
+    assert disputed["bonds"]["locked"] == str(200 * ETH)
+    assert f"disputed by {disputer.address}" in disputed_text.ok().stdout
+    world.cli("task", "finalize", str(task), "--wallet", "ann7").error(
+        "UnderDispute", f"disputeId={dispute['id']}"
+    )
+
+    # the arbitrator's panel (the admin here) rules the payout wrong
+    arbitrator = contract_at(world.w3, "LocalArbitrator", world.dep.arbitrator)
+    admin.call(arbitrator.functions.vote(dispute["id"], 2), what="rule")
+    ruled_json, ruled_text = world.many(
+        ("task", "status", str(task), "--json"), ("task", "status", str(task))
+    )
+    ruled = ruled_json.json()
+    assert ruled["phase"] == "scoring" and ruled["proposal"] is None
+    assert Proposal.from_raw(world.committee.functions.pending(task).call()).round == 1
+    assert [h["event"] for h in ruled["history"]] == ["pending", "disputed", "ruled"]
+    assert ruled["history"][0]["proposer"] == proposer.address
+    assert ruled["history"][2]["verdict"] == "payout wrong" and ruled["history"][2]["round"] == 0
+    flows = [(f["label"], f["amount"]) for f in ruled["bonds"]["settled"]]
+    assert flows == [
+        (disputer.address, str(100 * ETH)),
+        ("burned", str(20 * ETH)),
+        (disputer.address, str(80 * ETH)),
+    ]
+    assert ruled["bonds"]["locked"] == "0"
+    text = ruled_text.ok().stdout
+    assert f"round 0: dispute {dispute['id']} ruled: payout wrong" in text
+    assert "20 LPR to burned" in text and f"bonded by {proposer.address}" in text
+    assert "set 1: 1 of 1 oracles" in text
+    assert "challenge 1h, claim 1d, proposal window 1d, committee grace 12h" in text
 
 
 def test_annotator_commands_bad_inputs_leave_no_salts(world: World) -> None:
@@ -895,7 +1036,7 @@ def test_relay_checks_signatures_and_a_bad_entry_never_blocks_a_batch(world: Wor
     assert http.get("/health").json()["queued"] == 0
 
     # four valid-looking entries in one batch: b signs two different roots with the same
-    # version, so the second one can only revert on chain; it is dropped, the rest land
+    # version, so the second one is skipped on chain (StaleVersion); the rest land with it
     entries = [
         _signed(world, a, task, b"\x0a" * 32, 1),
         _signed(world, b, task, b"\x0b" * 32, 1),
@@ -918,9 +1059,9 @@ def test_relay_checks_signatures_and_a_bad_entry_never_blocks_a_batch(world: Wor
     assert [s["status"] for s in states].count("confirmed") == 3
     failed = [s for s in states if s["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["annotator"] == b.address
-    assert "StaleVersion" in failed[0]["error"]
-    confirmed = {s["tx_hash"] for s in states if s["status"] == "confirmed"}
-    assert len(confirmed) == 1  # one attestBySig for the whole batch
+    assert failed[0]["reason"] == "StaleVersion"
+    assert failed[0]["error"].startswith("skipped on chain: StaleVersion: version 1 is not above")
+    assert len({s["tx_hash"] for s in states}) == 1  # one attestBySig for the whole batch
     for key in (a, b, c):
         assert world.registry.functions.attestation(task, key.address).call()[1] == 1
     # stale now that version 1 is on chain
@@ -932,25 +1073,32 @@ def test_relay_checks_signatures_and_a_bad_entry_never_blocks_a_batch(world: Wor
     assert r.status_code == 409 and "closed" in r.json()["error"]
 
 
-def test_relay_batch_logic_in_process(world: World) -> None:
-    """Relay.flush without timing: conflicting and reverting entries are dropped with their
-    reason, the rest go out in one attestBySig."""
+def _relay(world: World, label: str) -> tuple[Any, int]:
     from labelproof.client import Chain
-    from labelproof.relay import AttestationIn, Relay, RelayError
+    from labelproof.relay import Relay
 
-    world.cli("wallet", "new", "req6").ok()
-    requester = world.fund("req6")
+    world.cli("wallet", "new", f"req-{label}").ok()
+    requester = world.fund(f"req-{label}")
     world.admin().call(world.token.functions.mint(requester, 100 * ETH), what="mint")
-    task = fresh_task(world, "req6", "g")
+    task = fresh_task(world, f"req-{label}", label)
     chain = Chain.connect(world.node.url, world.tmp / "deployments")
     relay = Relay(chain, chain.signer(list(world.w3.eth.accounts)[3]), batch_size=10, max_wait=60)
+    return relay, task
+
+
+def test_relay_batch_logic_in_process(world: World) -> None:
+    """Relay.flush without timing: the whole batch goes out in one attestBySig; entries the
+    registry skips are failed with their decoded reason, the others confirmed."""
+    from labelproof.relay import AttestationIn, RelayError
+
+    relay, task = _relay(world, "g")
     a, b, c = (Account.create() for _ in range(3))
     bodies = [
         _signed(world, a, task, b"\x1a" * 32, 1),
         _signed(world, b, task, b"\x1b" * 32, 1),
         _signed(world, b, task, b"\x1c" * 32, 1),  # same version as the one before
         _signed(world, c, task, b"\x1d" * 32, 1),
-        _signed(world, c, task, b"\x1e" * 32, 2),  # a newer version of c: both may land
+        _signed(world, c, task, b"\x1e" * 32, 2),  # a newer version of c: both land, in order
     ]
     hashes = [relay.submit(AttestationIn(**body))[1]["hash"] for body in bodies]
     with pytest.raises(RelayError, match="not the annotator"):
@@ -965,7 +1113,43 @@ def test_relay_batch_logic_in_process(world: World) -> None:
         "confirmed",
         "confirmed",
     ]
-    assert "StaleVersion" in str(states[2]["error"])
-    assert len({s["tx_hash"] for s in states if s["status"] == "confirmed"}) == 1
-    assert len(sent) == 4 and relay.queued() == 0
+    assert states[2]["reason"] == "StaleVersion" and "StaleVersion" in str(states[2]["error"])
+    assert len({s["tx_hash"] for s in states}) == 1
+    assert len(sent) == 5 and relay.queued() == 0
     assert world.registry.functions.attestation(task, c.address).call()[1] == 2
+    # which of b's two entries landed is the chain's order, and the relayer agrees with it
+    landed = bodies[1] if states[1]["status"] == "confirmed" else bodies[2]
+    root = bytes.fromhex(landed["root"][2:])
+    assert world.registry.functions.isAttested(task, b.address, root, 3).call()
+
+
+def test_relay_a_stale_entry_fails_alone_and_nothing_is_lost(world: World) -> None:
+    """An annotator attests directly after the relayer queued its signed version 1: in the
+    batch, that entry is skipped on chain (StaleVersion) and the good ones are recorded."""
+    from labelproof.relay import AttestationIn
+
+    relay, task = _relay(world, "h")
+    keys = [Account.create() for _ in range(4)]
+    bodies = [_signed(world, k, task, bytes([0x20 + i]) * 32, 1) for i, k in enumerate(keys)]
+    hashes = [relay.submit(AttestationIn(**body))[1]["hash"] for body in bodies]
+    late = keys[2]
+    world.node.set_balance(late.address, ETH)
+    Sender(world.w3, late).call(
+        world.registry.functions.attest(task, b"\x99" * 32, 3), what="direct attest"
+    )
+    sent = relay.flush()
+    states = {h: relay.status(h) for h in hashes}
+    assert len(sent) == 4 and relay.queued() == 0
+    assert all(s["status"] in ("confirmed", "failed") for s in states.values())  # none lost
+    stale = states[hashes[2]]
+    assert stale["status"] == "failed" and stale["reason"] == "StaleVersion"
+    assert "registry's version 1" in stale["error"] and "sign version 2" in stale["error"]
+    for i in (0, 1, 3):
+        state = states[hashes[i]]
+        assert state["status"] == "confirmed" and state["error"] is None
+        assert world.registry.functions.isAttested(
+            task, keys[i].address, bytes([0x20 + i]) * 32, 3
+        ).call()
+    assert len({s["tx_hash"] for s in states.values()}) == 1  # one transaction for all four
+    # the annotator's own direct attestation stands
+    assert world.registry.functions.isAttested(task, late.address, b"\x99" * 32, 3).call()
