@@ -6,8 +6,16 @@ of the annotators gets a wallet, commits to its labels with an EIP-712 signature
 relayer service batches on chain, and reveals labels and salts to the oracle service (a real
 process: HTTP API, chain follower, scheduler). After the reveal deadline the oracle scores the
 task (Dawid-Skene, gold-clamped) and proposes the payout root; the challenge window passes
-(anvil time travel); anyone finalizes; every annotator claims from its own wallet; the audit
-rebuilds every payout from the chain and the published files and must pass.
+(anvil time travel); anyone finalizes; every annotator claims from its own wallet.
+
+Then a second, smaller task shows the settlement layer defending the annotators: governance
+publishes a new rule set through the timelock (a 2-of-2 committee whose second oracle is
+offline), the oracle service publishes its inputs bundle and votes, an outsider posts a bond and
+proposes a dishonest payout (everything to itself), the watcher (`labelproof watch`, its own
+process) recomputes the payout from the bundle and disputes it, the arbitrator panel rules it
+wrong (`labelproof arbitrate`), a volunteer proposes the correct payout with a bond from the
+published bundle (`labelproof propose`), and every annotator of the task claims. The audit
+rebuilds every payout of both tasks from the chain and the published files and must pass.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from eth_account.signers.local import LocalAccount
 
 from labelproof.chain import PROJECT_ROOT, ChainError, Sender, contract_at
 from labelproof.commitments import annotation_leaf, annotation_root, new_salt, sign_attestation
-from labelproof.deploy import DeployConfig, deploy_suite
+from labelproof.deploy import DeployConfig, Deployment, SettlementConfig, deploy_suite
 from labelproof.fidelity import spearman
 from labelproof.node import LocalNode, free_port, start_anvil
 from labelproof.scoring import SCORING_VERSION
@@ -44,6 +52,8 @@ WORK_DIR = PROJECT_ROOT / ".demo"
 DAY = 86_400
 TOKEN = 10**18
 RELAY_PASSWORD = "demo relayer password"  # a throwaway keystore on a throwaway chain
+WALLET_PASSWORD = "demo wallet password"  # the demo's other keystores (same throwaway chain)
+SECOND_TASK_WORKERS = 12  # annotators of the disputed second task
 
 
 @dataclass
@@ -156,6 +166,405 @@ class Service:
                 self.proc.kill()
 
 
+class Wallets:
+    """Real keystores (scrypt, keystore v3) for the demo's people, created fresh each run and
+    funded with gas on the local chain; the CLI commands unlock them with a password file."""
+
+    def __init__(self, directory: Path, node: LocalNode) -> None:
+        from labelproof.wallet import WalletStore
+
+        for stale in directory.glob("*.json"):
+            stale.unlink()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.store = WalletStore(directory)
+        self.node = node
+        self.password_file = directory.parent / "wallet-password"
+        self.password_file.write_text(WALLET_PASSWORD)
+        self._accounts: dict[str, LocalAccount] = {}
+
+    def account(self, name: str) -> LocalAccount:
+        if name not in self._accounts:
+            key = Account.create()
+            self.store.create(name, WALLET_PASSWORD, bytes(key.key))
+            self.node.set_balance(key.address, 10 * TOKEN)
+            self._accounts[name] = key
+        return self._accounts[name]
+
+
+@dataclass
+class Context:
+    """What the second task shares with the first: the chain, the services and the people."""
+
+    w3: Any
+    node: LocalNode
+    dep: Deployment
+    deployments: Path
+    wallets: Wallets
+    oracle: Service
+    oracle_address: str
+    relay: Service
+    admin: Sender
+    requester: Sender
+    requester_key: LocalAccount
+    token: Any
+    escrow: Any
+    registry: Any
+    committee: Any
+    work_dir: Path
+    services: list[Service]
+    phase: Phases
+
+    def cli(self, *args: str) -> str:
+        """Run a `labelproof` command as a user would; its output, or ChainError with it."""
+        done = subprocess.run(
+            [sys.executable, "-m", "labelproof.cli", *args, *self.common],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise ChainError(
+                f"labelproof {' '.join(args)} failed ({done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-400:]}"
+            )
+        return done.stdout
+
+    @property
+    def common(self) -> list[str]:
+        return [
+            "--rpc-url",
+            self.node.url,
+            "--deployments",
+            str(self.deployments),
+            "--wallet-dir",
+            str(self.wallets.directory),
+            "--password-file",
+            str(self.wallets.password_file),
+        ]
+
+
+@dataclass
+class SecondTask:
+    task_id: int
+    annotators: int
+    claimed: int
+
+    @property
+    def every_annotator_paid(self) -> bool:
+        return self.claimed == self.annotators
+
+
+def disputed_task(ctx: Context, data: Dataset, rng: random.Random) -> SecondTask:
+    """The second task: rule set 2 through the timelock, a dishonest bonded proposal, the
+    watcher's dispute, the panel's ruling, a correct bonded proposal, claims."""
+    from labelproof import governance
+    from labelproof.client import Chain
+    from labelproof.merkle import payout_tree
+    from labelproof.settlement import FLAG_DISPUTED, Proposal
+
+    w3, node, phase = ctx.w3, ctx.node, ctx.phase
+    chain = Chain(w3, ctx.dep)
+
+    phase("Governance: rule set 2 through the timelock (a 2-of-2 committee, one oracle offline)")
+    offline = Account.create()
+    rules_file = ctx.work_dir / "rules-2.yaml"
+    rules_file.write_text(
+        f"oracles:\n  - '{ctx.oracle_address}'\n  - '{offline.address}'\nthreshold: 2\n"
+    )
+    op = governance.publish_rules_op(chain, rules_file)
+    admin_account = ctx.wallets.account("admin")
+    scheduled = governance.schedule(chain, admin_account, op)
+    say(
+        f"admin scheduled operation {scheduled.id[:18]}... (publishRules), executable in "
+        f"{scheduled.delay} s; until then nothing changes"
+    )
+    node.time_travel(scheduled.delay + 1)
+    governance.execute(chain, admin_account, scheduled.id)
+    rules_id = int(ctx.committee.functions.rulesCount().call())
+    say(
+        f"executed: rule set {rules_id} applies to tasks created from now on; task 1 keeps rule "
+        "set 1"
+    )
+
+    # -- the watcher: its own process, its own wallet and bond tokens
+    watcher = ctx.wallets.account("watcher")
+    volunteer = ctx.wallets.account("volunteer")
+    for who in (watcher, volunteer):
+        ctx.admin.call(ctx.token.functions.mint(who.address, 1_000 * TOKEN), what="mint bonds")
+    watch = Watch(ctx)
+    ctx.services.append(watch)
+    say(f"watcher running (wallet {watcher.address[:10]}..., 1,000 LPR for bonds)")
+
+    # -- a small task under rule set 2
+    phase("Second task: funded, committed through the relayer, revealed")
+    workers = sorted(w for w, labels in data.answers.items() if len(labels) >= 30)
+    workers = workers[:SECOND_TASK_WORKERS]
+    answers = {w: data.answers[w] for w in workers}
+    items = sorted({i for labels in answers.values() for i in labels})
+    truth_items = sorted(i for i in items if i in data.truth)
+    gold_items = sorted(rng.sample(truth_items, max(1, len(truth_items) // 10)))
+    gold = {i: data.truth[i] for i in gold_items}
+    labels = sorted({lbl for labels in answers.values() for lbl in labels.values()})
+    budget = 1_000 * TOKEN
+    ctx.admin.call(ctx.token.functions.mint(ctx.requester.address, budget), what="mint")
+    task_id, gold_salt = _create_task(
+        ctx, f"labelproof demo: disputed ({len(workers)} annotators)", labels, items, gold, budget
+    )
+    annotators = _commit(ctx, task_id, answers)
+    node.time_travel(DAY + 1)
+    _reveal(ctx, task_id, annotators, gold, gold_salt)
+    say(
+        f"task {task_id} (rule set {rules_id}): {len(items)} items, {len(annotators)} "
+        f"annotators, {sum(len(a.labels) for a in annotators)} labels revealed, gold revealed"
+    )
+
+    phase("The oracle publishes its bundle and votes: 1 of 2, nothing pending")
+    node.time_travel(DAY + 1)
+
+    def voted() -> bool:
+        return bool(ctx.committee.functions.hasVoted(task_id, ctx.oracle_address).call())
+
+    wait_until("the oracle's vote", voted, 120, ctx.oracle)
+    bundle = ctx.oracle.http.get(f"/tasks/{task_id}/bundle")
+    inputs_hash = bundle.headers["X-Inputs-Hash"]
+    report_hash = bundle.headers["X-Report-Hash"]
+    honest = ctx.oracle.http.get(f"/tasks/{task_id}/report").json()
+    say(
+        f"bundle {inputs_hash[:18]}... ({len(bundle.content):,} bytes) served before the vote; "
+        "the second oracle never votes"
+    )
+
+    phase("An outsider posts a bond and proposes a dishonest payout: everything to itself")
+    rules = chain.committee.functions.rules(rules_id).call()
+    grace = int(rules[11])
+    node.time_travel(grace + 1)
+    rogue_key = Account.create()
+    node.set_balance(rogue_key.address, 10 * TOKEN)
+    rogue = Sender(w3, rogue_key)
+    bond = int(rules[5])
+    ctx.admin.call(ctx.token.functions.mint(rogue.address, bond), what="mint")
+    rogue.call(ctx.token.functions.approve(ctx.committee.address, bond), what="approve bond")
+    total = int(honest["payout"]["total"])
+    wrong = payout_tree({rogue.address: total})
+    rogue.call(
+        ctx.committee.functions.proposeBonded(
+            task_id,
+            wrong.root,
+            total,
+            bytes.fromhex(report_hash[2:]),
+            bytes.fromhex(inputs_hash[2:]),
+        ),
+        what="dishonest proposeBonded",
+    )
+    say(
+        f"{rogue.address[:10]}... proposed root {wrong.root[:18]}... ({total / TOKEN:,.2f} LPR to "
+        f"itself) with the honest bundle's hash, bond {bond / TOKEN:,.0f} LPR"
+    )
+
+    def disputed() -> Proposal | None:
+        p = Proposal.from_raw(ctx.committee.functions.pending(task_id).call())
+        return p if p.flags & FLAG_DISPUTED else None
+
+    p = wait_until("the watcher's dispute", disputed, 60, watch)
+    say(f"watcher: {watch.last_line(task_id)}")
+
+    phase("The arbitrator panel (2 of 3) rules the payout wrong")
+    for member in ("arbiter-1", "arbiter-2"):
+        out = ctx.cli("arbitrate", str(p.dispute_id), "payout-wrong", "--from", member)
+        say(f"{member}: {out.strip().splitlines()[-1]}")
+    after = Proposal.from_raw(ctx.committee.functions.pending(task_id).call())
+    burned = bond * int(rules[7]) // 10_000
+    say(
+        f"round {after.round}: the rogue's bond went to the watcher ({(bond - burned) / TOKEN:,.0f}"
+        f" LPR) and {burned / TOKEN:,.0f} LPR was burned; the watcher's own bond came back"
+    )
+
+    phase("A volunteer proposes the correct payout from the published bundle, with a bond")
+    out = ctx.cli(
+        "propose",
+        str(task_id),
+        "--bundle",
+        f"{ctx.oracle.url}/bundles/{inputs_hash}",
+        "--from",
+        "volunteer",
+        "--yes",
+    )
+    say(out.strip().splitlines()[-1])
+
+    def checked_ok() -> str | None:
+        line = watch.last_line(task_id)
+        return line if line and " ok" in line else None
+
+    say("watcher: " + str(wait_until("the watcher's check", checked_ok, 60, watch)))
+    challenge = int(ctx.escrow.functions.task(task_id).call()[9])
+    node.time_travel(challenge + 1)
+    ctx.admin.call(ctx.committee.functions.finalize(task_id), what="finalize")
+
+    phase("Every annotator of the second task claims")
+    claimed = 0
+    for ann in annotators:
+        answer = ctx.oracle.http.get(f"/tasks/{task_id}/proof/{ann.account.address}")
+        if answer.status_code == 404:
+            continue
+        proof = answer.json()
+        node.set_balance(ann.account.address, TOKEN)
+        ann.sender = Sender(w3, ann.account)
+        ann.sender.call(
+            ctx.escrow.functions.claim(
+                task_id, ann.account.address, int(proof["amount"]), proof["proof"]
+            ),
+            what=f"claim by annotator {ann.worker} (task {task_id})",
+        )
+        claimed += 1
+    scored = honest["scoring"]["workers"]
+    owed = sum(1 for w in scored.values() if int(w["payout"]) > 0)
+    rogue_balance = ctx.token.functions.balanceOf(rogue.address).call()
+    say(
+        f"{claimed} of {len(annotators)} annotators claimed ({owed} were owed pay); the rogue "
+        f"holds {rogue_balance / TOKEN:,.0f} LPR"
+    )
+    return SecondTask(task_id=task_id, annotators=owed, claimed=claimed)
+
+
+class Watch(Service):
+    """`labelproof watch` as its own long-running process (it serves no HTTP)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.name, self.log = "watcher", ctx.work_dir / "watcher.log"
+        state = ctx.work_dir / "watch-state.json"
+        for stale in (state, state.with_suffix(".json.lock")):
+            stale.unlink(missing_ok=True)
+        out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "labelproof.cli",
+                "watch",
+                "--oracle",
+                ctx.oracle.url,
+                "--from",
+                "watcher",
+                "--yes",
+                "--interval",
+                "0.3",
+                "--state",
+                str(state),
+                *ctx.common,
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def last_line(self, task_id: int) -> str | None:
+        lines = [
+            ln.strip()
+            for ln in self.log.read_text(errors="replace").splitlines()
+            if f"task {task_id}" in ln
+        ]
+        return lines[-1] if lines else None
+
+
+def _create_task(
+    ctx: Context,
+    title: str,
+    labels: list[str],
+    items: list[str],
+    gold: dict[str, str],
+    budget: int,
+) -> tuple[int, bytes]:
+    gold_salt = new_salt()
+    commitment = gold_commitment(gold, gold_salt)
+    spec = TaskSpec(
+        title=title,
+        labels=tuple(labels),
+        items=tuple(items),
+        scoring=ScoringSpec("dawid-skene", SCORING_VERSION, None, 1.0),
+        gold_commitment="0x" + commitment.hex(),
+    )
+    now = int(ctx.w3.eth.get_block("latest")["timestamp"])
+    params = (spec_hash(spec), commitment, now + DAY, now + 2 * DAY, DAY, 30 * DAY, 7 * DAY)
+    v, r, s = sign_permit(ctx.requester_key.key, ctx.token, ctx.escrow.address, budget, now + 3600)
+    ctx.requester.call(
+        ctx.escrow.functions.createTaskWithPermit(
+            ctx.token.address, budget, params, now + 3600, v, r, s
+        ),
+        what="createTaskWithPermit",
+    )
+    task_id = int(ctx.escrow.functions.taskCount().call())
+    ctx.oracle.post(f"/tasks/{task_id}/spec", json.loads(spec.to_json()))
+    return task_id, gold_salt
+
+
+def _commit(ctx: Context, task_id: int, answers: dict[str, dict[str, str]]) -> list[Annotator]:
+    """Every annotator signs its commitment; the relayer batches them on chain."""
+    chain_id = ctx.dep.chain_id
+    annotators: list[Annotator] = []
+    for worker, labels in sorted(answers.items()):
+        ann = Annotator(worker=worker, account=Account.create(), labels=labels)
+        ann.salts = {item: new_salt() for item in labels}
+        ann.root = annotation_root(
+            [
+                annotation_leaf(
+                    chain_id,
+                    ctx.escrow.address,
+                    task_id,
+                    item,
+                    ann.account.address,
+                    label,
+                    ann.salts[item],
+                )
+                for item, label in labels.items()
+            ]
+        )
+        signed = sign_attestation(
+            ann.account.key, chain_id, ctx.registry.address, task_id, ann.root, len(labels), 1
+        )
+        ctx.relay.post(
+            "/attestations",
+            {
+                "task_id": task_id,
+                "annotator": ann.account.address,
+                "root": "0x" + ann.root.hex(),
+                "item_count": len(labels),
+                "version": 1,
+                "signature": "0x" + signed.r.hex() + signed.s.hex() + f"{signed.v:02x}",
+            },
+        )
+        annotators.append(ann)
+
+    def all_attested() -> bool:
+        return all(
+            ctx.registry.functions.isAttested(
+                task_id, a.account.address, a.root, len(a.labels)
+            ).call()
+            for a in annotators
+        )
+
+    wait_until("every attestation on chain", all_attested, 90, ctx.relay)
+    return annotators
+
+
+def _reveal(
+    ctx: Context, task_id: int, annotators: list[Annotator], gold: dict[str, str], salt: bytes
+) -> None:
+    for ann in annotators:
+        ctx.oracle.post(
+            f"/tasks/{task_id}/reveals",
+            {
+                "annotator": ann.account.address,
+                "labels": [
+                    {"item": i, "label": lbl, "salt": "0x" + ann.salts[i].hex()}
+                    for i, lbl in ann.labels.items()
+                ],
+            },
+        )
+    ctx.oracle.post(f"/tasks/{task_id}/gold", {"gold": gold, "salt": "0x" + salt.hex()})
+
+
 def run(
     answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int, work_dir: Path = WORK_DIR
 ) -> int:
@@ -171,9 +580,19 @@ def run(
         w3 = node.w3
         dev: list[str] = list(w3.eth.accounts)
         oracle_key = Account.create()
-        admin = Sender(w3, dev[0])
+        wallets = Wallets(work_dir / "wallets", node)
+        admin = Sender(w3, wallets.account("admin"))
+        panel = tuple(wallets.account(f"arbiter-{n}").address for n in (1, 2, 3))
         dep = deploy_suite(
-            w3, admin, DeployConfig(guardian=dev[1], oracles=(oracle_key.address,), threshold=1)
+            w3,
+            Sender(w3, dev[0]),
+            DeployConfig(
+                admin=admin.address,
+                guardian=dev[1],
+                oracles=(oracle_key.address,),
+                threshold=1,
+                settlement=SettlementConfig(panel=panel, quorum=2),
+            ),
         )
         deployments = work_dir / "deployments"
         deployment_file = dep.write(deployments)
@@ -208,9 +627,9 @@ def run(
         services.append(oracle)
         relayer_key = Account.create()
         node.set_balance(relayer_key.address, 100 * TOKEN)
-        wallets = work_dir / "relayer-wallet"
-        wallets.mkdir(exist_ok=True)
-        (wallets / "relayer.json").write_text(
+        relay_wallets = work_dir / "relayer-wallet"
+        relay_wallets.mkdir(exist_ok=True)
+        (relay_wallets / "relayer.json").write_text(
             json.dumps(Account.encrypt(relayer_key.key, RELAY_PASSWORD))
         )
         password_file = work_dir / "relayer-password"
@@ -224,7 +643,7 @@ def run(
                 "--wallet",
                 "relayer",
                 "--wallet-dir",
-                str(wallets),
+                str(relay_wallets),
                 "--password-file",
                 str(password_file),
                 "--rpc-url",
@@ -390,6 +809,32 @@ def run(
         left = token.functions.balanceOf(escrow.address).call()
         say(f"{claimed} claims; escrow holds {left / TOKEN:,.6f} LPR")
 
+        # -- the second task: a dishonest payout, caught and corrected
+        second = disputed_task(
+            Context(
+                w3=w3,
+                node=node,
+                dep=dep,
+                deployments=deployments,
+                wallets=wallets,
+                oracle=oracle,
+                oracle_address=oracle_key.address,
+                relay=relay,
+                admin=admin,
+                requester=requester,
+                requester_key=requester_key,
+                token=token,
+                escrow=escrow,
+                registry=registry,
+                committee=committee,
+                work_dir=work_dir,
+                services=services,
+                phase=phase,
+            ),
+            data,
+            rng,
+        )
+
         # -- audit
         phase("Audit: rebuild every payout from the chain and the published files")
         from labelproof.audit import run_audit, write_html
@@ -401,6 +846,7 @@ def run(
             say(f"FINDING {finding}")
         say(("audit passed: " if result.ok else "AUDIT FAILED: ") + f"report at {html}")
         phase.close()
+        second_ok = second.every_annotator_paid
 
         report(
             data,
@@ -416,7 +862,7 @@ def run(
             w3,
             phase,
         )
-        return 0 if result.ok else 1
+        return 0 if result.ok and second_ok else 1
     finally:
         for service in services:
             service.stop()
