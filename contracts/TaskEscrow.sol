@@ -365,10 +365,16 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         t.goldCommitment = p.goldCommitment;
         _registry.openTask(taskId, p.annotationDeadline);
 
+        // Both sides of the transfer are checked: a token that delivers less (fee on transfer)
+        // or takes more from the sender (fee on top) would later pay claims out of other
+        // tasks' funds, or lock this budget for good behind the outbound check in _pay.
         uint256 before = token.balanceOf(address(this));
+        uint256 senderBefore = token.balanceOf(msg.sender);
         token.safeTransferFrom(msg.sender, address(this), budget);
         uint256 received = token.balanceOf(address(this)) - before;
         if (received != budget) revert FeeOnTransferToken(address(token), budget, received);
+        uint256 charged = senderBefore - token.balanceOf(msg.sender);
+        if (charged != budget) revert FeeOnTopToken(address(token), budget, charged);
 
         emit TaskCreated(taskId, msg.sender, address(token), budget, p);
     }

@@ -138,6 +138,7 @@ interface ITaskEscrow {
     error InvalidDeadlines(uint64 annotationDeadline, uint64 revealDeadline, uint256 now);
     error PeriodBelowFloor(string period, uint256 value, uint256 floor);
     error FeeOnTransferToken(address token, uint256 expected, uint256 received);
+    error FeeOnTopToken(address token, uint256 amount, uint256 charged);
     error UnknownTask(uint256 taskId);
     error NotRequester(uint256 taskId, address caller);
     error WrongStatus(uint256 taskId, Status status);
@@ -162,7 +163,8 @@ interface ITaskEscrow {
     error InvalidMaxPause();
 
     /// @notice Creates a task and pulls `budget` of `token` from the caller (who must have
-    /// approved it). Tokens that deliver less than `budget` (fee on transfer) are refused.
+    /// approved it). Tokens that deliver less than `budget` (fee on transfer) or take more from
+    /// the caller (fee on top) are refused.
     /// @return taskId the new task's id, counting from 1.
     function createTask(IERC20 token, uint128 budget, TaskParams calldata params)
         external

@@ -3,12 +3,13 @@ pragma solidity 0.8.30;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
-/// @notice Delivers the full amount of every transfer but burns a further 1% of it from the
+/// @notice Delivers the full amount of every transfer but burns a further `feeBps` of it from the
 /// sender's balance, on top: the recipient sees nothing wrong, the sender loses more than it
-/// sent. An escrow that only checked what it received would pay this token's claims partly out
-/// of other tasks' funds. Tests only.
+/// sent. An escrow that only checked what it received would pay this token's claims partly
+/// out of other tasks' funds. The escrow refuses it at funding; `setFeeBps` lets a test switch
+/// the fee on afterwards, as an upgradeable token could. Tests only.
 contract FeeOnTopToken is ERC20 {
-    uint256 public constant FEE_BPS = 100;
+    uint256 public feeBps = 100;
 
     constructor() ERC20("Fee On Top", "FTOP") {}
 
@@ -16,9 +17,13 @@ contract FeeOnTopToken is ERC20 {
         _mint(to, amount);
     }
 
+    function setFeeBps(uint256 bps) external {
+        feeBps = bps;
+    }
+
     /// @notice The extra amount a transfer of `value` takes from the sender.
-    function feeOf(uint256 value) public pure returns (uint256) {
-        return value * FEE_BPS / 10_000;
+    function feeOf(uint256 value) public view returns (uint256) {
+        return value * feeBps / 10_000;
     }
 
     function _update(address from, address to, uint256 value) internal override {

@@ -643,28 +643,34 @@ def test_scenario8_honest_attested_work_is_still_paid_after_closing_early(
 def test_scenario9_fee_on_top_token_only_hurts_its_own_tasks(
     escrow, tasks, token, admin, requester, annotators, rando, reverts_with, S
 ):
-    """Used to: a token that takes a fee from the sender on top of each transfer let one task's
-    claims take the fee out of other tasks' funds in the same token.
-    Now: every outbound transfer must lower the escrow's balance by exactly the amount, so its
-    claims and refunds revert OutboundTransferMismatch; the other task in that token keeps
+    """Used to: a token that takes a fee from the sender on top of each transfer passed the
+    funding check, and one task's claims took the fee out of other tasks' funds in the same
+    token.
+    Now: funding checks the requester's side too, so the token is refused up front
+    (FeeOnTopToken); and if a token turns the fee on after funding (an upgradeable token),
+    every outbound transfer must still lower the escrow's balance by exactly the amount, so
+    its claims and refunds revert OutboundTransferMismatch; the other task in that token keeps
     every token, and tasks in other tokens are unaffected."""
     ftop = FeeOnTopToken.deploy({"from": admin})
     ftop.mint(requester, 10_000 * E18, {"from": admin})
     a, b, c = annotators
     first_budget, second_budget = 1_000 * E18, 400 * E18
+    with reverts_with("FeeOnTopToken", ftop, first_budget, first_budget + ftop.feeOf(first_budget)):
+        tasks.create(first_budget, tok=ftop)
+
+    ftop.setFeeBps(0, {"from": admin})  # funded while the fee is off...
     before = ftop.balanceOf(requester)
     first = tasks.create(first_budget, tok=ftop)
     second = tasks.create(second_budget, tok=ftop)
     held = first_budget + second_budget
-    assert ftop.balanceOf(escrow) == held  # the escrow received exactly the budgets
-    assert ftop.balanceOf(requester) == before - held - ftop.feeOf(first_budget) - ftop.feeOf(
-        second_budget
-    )
+    assert ftop.balanceOf(escrow) == held
+    assert ftop.balanceOf(requester) == before - held
     normal = tasks.create(BUDGET)
 
     first_tree, _ = tasks.finalize(first, {a: 600 * E18, b: 400 * E18})
     second_tree, _ = tasks.finalize(second, {a: 100 * E18, c: 200 * E18})
     normal_tree, _ = tasks.finalize(normal, {a: 700 * E18})
+    ftop.setFeeBps(100, {"from": admin})  # ...and switched on afterwards
 
     with reverts_with("OutboundTransferMismatch", ftop, 600 * E18, 606 * E18):
         claim(escrow, tasks, first, first_tree, a, rando)

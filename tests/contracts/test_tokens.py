@@ -179,25 +179,29 @@ def test_no_return_token_failing_transfer_from(tasks, escrow, admin, requester, 
 
 @pytest.fixture(scope="module")
 def on_top(tasks, escrow, admin, requester, annotators):
-    """A FeeOnTopToken (1% burned from the sender on top of every transfer) with two tasks:
-    one finalized paying 100 + 200 of 1000, one funded. Returns (token, final id, tree,
-    funded id)."""
+    """A FeeOnTopToken whose fee (1% burned from the sender on top of every transfer) is
+    switched on after funding, as an upgradeable token could, with two tasks: one finalized
+    paying 100 + 200 of 1000, one funded. Returns (token, final id, tree, funded id)."""
     tok = FeeOnTopToken.deploy({"from": admin})
     tok.mint(requester, 10_000 * E18, {"from": admin})
+    tok.setFeeBps(0, {"from": admin})
     final = tasks.create(1_000 * E18, tok=tok)
     funded = tasks.create(500 * E18, tok=tok)
     tree, _ = tasks.finalize(final, {annotators[0]: 100 * E18, annotators[1]: 200 * E18})
+    tok.setFeeBps(100, {"from": admin})
     return tok, final, tree, funded
 
 
-def test_fee_on_top_passes_the_inbound_check(escrow, admin, requester, tasks, S):
-    """The escrow receives exactly the budget; the requester pays the fee on top."""
+def test_fee_on_top_is_refused_at_funding(escrow, admin, requester, tasks, reverts_with):
+    """The escrow would receive exactly the budget, but the requester would pay 1% more: the
+    sender-side check refuses the token before any budget can be locked behind it."""
     tok = FeeOnTopToken.deploy({"from": admin})
     tok.mint(requester, 2_000 * E18, {"from": admin})
-    tid = tasks.create(1_000 * E18, tok=tok)
-    assert tok.balanceOf(escrow) == 1_000 * E18
-    assert tok.balanceOf(requester) == 2_000 * E18 - 1_000 * E18 - tok.feeOf(1_000 * E18)
-    assert escrow.task(tid)["status"] == S.FUNDED
+    count = escrow.taskCount()
+    with reverts_with("FeeOnTopToken", tok, 1_000 * E18, 1_010 * E18):
+        tasks.create(1_000 * E18, tok=tok)
+    assert escrow.taskCount() == count
+    assert tok.balanceOf(escrow) == 0 and tok.balanceOf(requester) == 2_000 * E18
 
 
 def test_fee_on_top_claims_revert(on_top, tasks, escrow, annotators, reverts_with):
@@ -253,11 +257,13 @@ def test_fee_on_top_cannot_drain_other_tokens(
 
 
 def test_fee_on_top_small_amounts_pass(tasks, escrow, admin, requester, annotators):
-    """The check is exact, not a ban on the token: a transfer too small to be charged a fee
-    (99 * 1% rounds to 0) goes through."""
+    """The check is exact, not a ban on the token: with the fee switched on after funding, a
+    transfer too small to be charged a fee (99 * 1% rounds to 0) goes through."""
     tok = FeeOnTopToken.deploy({"from": admin})
     tok.mint(requester, 10_000, {"from": admin})
+    tok.setFeeBps(0, {"from": admin})
     tid, tree = tasks.final({annotators[0]: 99, annotators[1]: 1}, budget=1_000, tok=tok)
+    tok.setFeeBps(100, {"from": admin})
     amount, proof = tasks.leaf(tree, annotators[0])
     escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
     assert tok.balanceOf(annotators[0]) == 99
