@@ -1120,6 +1120,11 @@ def cancel_task(chain: Chain, account: LocalAccount, task_id: int, say: Say = _q
             "their work is scored and paid, and what the payout does not allocate comes back "
             "with `labelproof task refund` once it is final"
         )
+    if not attested and chain.committee.functions.everPending(task_id).call():
+        raise ActionError(
+            f"task {task_id} cannot be cancelled (ProposalExists): a payout has been proposed "
+            "for it, so it settles through the committee (a dispute can still refund you)"
+        )
     say("closing the task early" if attested else "cancelling the task")
     receipt = chain.signer(account).send(chain.escrow.functions.cancelTask(task_id), "cancelTask")
     tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()

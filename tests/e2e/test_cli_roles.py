@@ -888,6 +888,38 @@ def test_status_shows_rounds_disputes_rulings_and_bonds(world: World) -> None:
     assert "set 1: 1 of 1 oracles" in text
     assert "challenge 1h, claim 1d, proposal window 1d, committee grace 12h" in text
 
+    # proposed again, with a bond; the guardian vetoes it (its bond goes back): round 2
+    proposer.call(
+        world.committee.functions.proposeBonded(
+            task, bytes.fromhex(tree.root[2:]), 7 * ETH, b"\x01" * 32, b"\x02" * 32
+        ),
+        what="proposeBonded",
+    )
+    guardian = Sender(world.w3, dev[1])
+    guardian.call(world.committee.functions.veto(task, "gold set looks wrong"), what="veto")
+    vetoed_json, vetoed_text = world.many(
+        ("task", "status", str(task), "--json"), ("task", "status", str(task))
+    )
+    vetoed = vetoed_json.json()
+    assert [h["event"] for h in vetoed["history"]] == [
+        "pending",
+        "disputed",
+        "ruled",
+        "pending",
+        "vetoed",
+    ]
+    assert vetoed["history"][4] | {"block": 0} == {
+        "block": 0,
+        "event": "vetoed",
+        "round": 1,
+        "guardian": guardian.address,
+        "reason": "gold set looks wrong",
+    }
+    assert vetoed["bonds"]["settled"][-1]["label"] == proposer.address  # its bond, back
+    assert vetoed["bonds"]["settled"][-1]["amount"] == str(100 * ETH)
+    assert vetoed["phase"] == "scoring" and vetoed["bonds"]["locked"] == "0"
+    assert "round 1: vetoed by the guardian: gold set looks wrong" in vetoed_text.ok().stdout
+
 
 def test_annotator_commands_bad_inputs_leave_no_salts(world: World) -> None:
     world.many(("wallet", "new", "req4"), ("wallet", "new", "ann4"), ("wallet", "new", "poor"))
