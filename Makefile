@@ -44,6 +44,16 @@ test: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
 		--reruns 2 --only-rerun "Tx dropped without known replacement" tests
 
+# The stateful test of the contracts (tests/contracts/test_stateful.py), deeper than `make test`
+# runs it (5,000 steps from a fixed seed): FUZZ_STEPS steps from a fresh seed, about 100 a second.
+# It prints its seed; LABELPROOF_FUZZ_SEED=<seed> replays a run.
+FUZZ_STEPS ?= 50000
+.PHONY: fuzz
+fuzz: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	LABELPROOF_FUZZ_STEPS=$(FUZZ_STEPS) $(BIN)/python -m pytest -p no:cacheprovider -rP \
+		tests/contracts/test_stateful.py::test_settlement_state_machine $(ARGS)
+
 demo: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python -m labelproof.demo $(ARGS)
