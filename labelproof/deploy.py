@@ -116,6 +116,9 @@ class DeployConfig:
     reward_token: RewardTokenConfig | None = field(default_factory=RewardTokenConfig)
     confirmations: int = 0
     settlement: SettlementConfig = field(default_factory=SettlementConfig)
+    # Off a local chain, one key holding two of admin, guardian, oracle and arbitrator is
+    # refused unless this says it is meant.
+    allow_shared_roles: bool = False
 
     @classmethod
     def from_file(cls, path: Path) -> DeployConfig:
@@ -138,6 +141,7 @@ class DeployConfig:
             "reward_token",
             "confirmations",
             "settlement",
+            "allow_shared_roles",
         }
         unknown = set(data) - known
         if unknown:
@@ -168,6 +172,7 @@ class DeployConfig:
             reward_token=token_cfg,
             confirmations=int(data.get("confirmations", 0)),
             settlement=settlement_cfg,
+            allow_shared_roles=bool(data.get("allow_shared_roles", False)),
         )
         cfg.validate(source)
         return cfg
@@ -335,6 +340,17 @@ def role_separation(
     admin: str, guardian: str | None, oracles: tuple[str, ...], panel: tuple[str, ...]
 ) -> str:
     """One line saying whether admin, guardian, oracles and panel are different accounts."""
+    shared = shared_roles(admin, guardian, oracles, panel)
+    if not shared:
+        return "roles        admin, guardian, oracles and arbitrators are different accounts"
+    detail = "; ".join(f"{a} is {' and '.join(r)}" for a, r in sorted(shared.items()))
+    return f"roles        WARNING: shared keys weaken the checks between roles: {detail}"
+
+
+def shared_roles(
+    admin: str, guardian: str | None, oracles: tuple[str, ...], panel: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """Accounts (lower case) that hold more than one role, with the roles."""
     holders: dict[str, list[str]] = {}
     for role, accounts in (
         ("admin", (admin,)),
@@ -346,11 +362,7 @@ def role_separation(
             roles = holders.setdefault(account.lower(), [])
             if role not in roles:
                 roles.append(role)
-    shared = {a: r for a, r in holders.items() if len(r) > 1}
-    if not shared:
-        return "roles        admin, guardian, oracles and arbitrators are different accounts"
-    detail = "; ".join(f"{a} is {' and '.join(r)}" for a, r in sorted(shared.items()))
-    return f"roles        WARNING: shared keys weaken the checks between roles: {detail}"
+    return {a: r for a, r in holders.items() if len(r) > 1}
 
 
 def _span(seconds: int | None) -> str:
@@ -372,6 +384,15 @@ def deploy_suite(w3: Web3, sender: Sender, cfg: DeployConfig) -> Deployment:
     admin = to_checksum_address(cfg.admin or me)
     guardian = to_checksum_address(cfg.guardian) if cfg.guardian else ZERO_ADDRESS
     oracles = tuple(to_checksum_address(o) for o in (cfg.oracles or (admin,)))
+    panel = () if s.arbitrator is not None else tuple(s.panel or (admin,))
+    shared = shared_roles(admin, cfg.guardian, oracles, panel)
+    if shared and chain_id not in LOCAL_CHAIN_IDS and not cfg.allow_shared_roles:
+        detail = "; ".join(f"{a} is {' and '.join(r)}" for a, r in sorted(shared.items()))
+        raise DeployConfigError(
+            f"one key would hold several roles ({detail}): on chain {chain_id} give admin, "
+            "guardian, oracles and the arbitrator panel different accounts, or set "
+            "allow_shared_roles: true if that is meant"
+        )
     start_block = w3.eth.block_number
 
     token_address: str | None = None
@@ -393,9 +414,9 @@ def deploy_suite(w3: Web3, sender: Sender, cfg: DeployConfig) -> Deployment:
     if s.arbitrator is not None:
         arbitrator = to_checksum_address(s.arbitrator)
     else:
-        panel = [to_checksum_address(m) for m in (s.panel or (admin,))]
+        members = [to_checksum_address(m) for m in panel]
         arbitrator = sender.deploy(
-            "LocalArbitrator", panel, s.quorum, s.arbitration_fee, timelock.address
+            "LocalArbitrator", members, s.quorum, s.arbitration_fee, timelock.address
         ).address
 
     rules = (
