@@ -56,8 +56,10 @@ vetoes, disputes with their verdicts, bond movements) and, per bond token, the c
 balance, stake and locked bonds.
 
 Modules: ``sources`` (the oracle's API or a directory of published files; ``export_published``),
-``events`` (chain events and stored tasks), ``checks`` (``run_audit`` and every check),
-``model`` (findings and summaries), ``report`` (HTML and plots), ``cli`` (``main``).
+``events`` (chain events and stored tasks), ``checks`` (``run_audit``, money and posted
+payouts), ``settlement`` (rounds, disputes, rulings, bond flows), ``published`` (report, tree
+and inputs bundle, recomputed), ``model`` (findings and summaries), ``report`` (HTML and plots),
+``cli`` (``main``).
 
 ``python -m labelproof.audit`` exits 0 when every check holds, 1 with one line per finding,
 2 (one line) for bad usage or input it cannot read (no RPC, no deployment file, no oracle).
@@ -65,8 +67,6 @@ Modules: ``sources`` (the oracle's API or a directory of published files; ``expo
 
 from labelproof.audit.checks import (
     Audit,
-    Settlement,
-    TaskCheck,
     default_deployment,
     load_deployment_file,
     run_audit,
@@ -114,6 +114,7 @@ from labelproof.audit.model import (
     TaskSummary,
     TokenSummary,
 )
+from labelproof.audit.published import TaskCheck
 from labelproof.audit.report import (
     plot_money_flow,
     plot_payout_distribution,
@@ -121,6 +122,7 @@ from labelproof.audit.report import (
     render_html,
     write_html,
 )
+from labelproof.audit.settlement import Settlement
 from labelproof.audit.sources import (
     BUNDLE_FILE,
     EXPORT_FORMAT,
