@@ -462,7 +462,7 @@ def deploy_suite(w3: Web3, sender: Sender, cfg: DeployConfig) -> Deployment:
         if name not in ("quorum", "arbitration_fee") or s.arbitrator is None
     }
     settlement["arbitrator"] = arbitrator
-    settlement["panel"] = list(s.panel or (admin,)) if s.arbitrator is None else []
+    settlement["panel"] = [to_checksum_address(m) for m in panel]
     return Deployment(
         chain_id=chain_id,
         deployer=me,
