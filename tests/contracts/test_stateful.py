@@ -85,7 +85,7 @@ FUNDED, CANCELLED, FINAL, EXPIRED = Status.FUNDED, Status.CANCELLED, Status.FINA
 # make test: EXAMPLES examples of up to STEPS steps from a fixed seed, at least MIN_STEPS in all
 # (hypothesis starts with a few short examples). make fuzz: LABELPROOF_FUZZ_STEPS steps in
 # examples of FUZZ_STEPS_PER_EXAMPLE, from a fresh seed or LABELPROOF_FUZZ_SEED.
-EXAMPLES, STEPS, MIN_STEPS = 62, 100, 5_000
+EXAMPLES, STEPS, MIN_STEPS = 66, 100, 5_000
 FUZZ_STEPS_PER_EXAMPLE = 100
 FUZZ_STEPS = int(os.environ.get("LABELPROOF_FUZZ_STEPS", "0") or 0)
 
@@ -712,7 +712,7 @@ class Machine(RuleBasedStateMachine):
         return make_payout(tid, 0, {self.W.annotators[0]: 1}, 1)
 
     def make_rules(self, seed: int) -> Rules:
-        """A rule set drawn from `seed`: valid about two times in three."""
+        """A rule set drawn from `seed`: valid three times in four."""
         w, r = self.W, random.Random(seed)
         oracles = r.sample(w.oracles, r.randint(1, 3))
         min_window = r.choice([DAY, 2 * DAY])
@@ -730,7 +730,7 @@ class Machine(RuleBasedStateMachine):
             min_window=min_window,
             grace=r.choice([12 * HOUR, 0, min_window - 1]),
         )
-        defect = r.randrange(27)
+        defect = r.randrange(48)
         if defect == 0:
             rules.threshold = 0
         elif defect == 1:
@@ -1134,6 +1134,13 @@ class Machine(RuleBasedStateMachine):
             self.act(("UnknownTask", tid), w.actors[0], w.escrow, "refund", tid)
             return
         amount, kind = self.refundable(t)
+        if amount < 0:
+            # KNOWN CONTRACT BUG, see test_refund_while_paused_after_the_unclaimed_refund: paused,
+            # a task whose unclaimed part was refunded computes budget - payoutTotal - refunded
+            # below zero; refundable() and refund() revert with an arithmetic panic.
+            self.act(("Panic", 0x11), w.actors[0], w.escrow, "refundable", tid, what="known bug")
+            self.act(("Panic", 0x11), w.actors[0], w.escrow, "refund", tid, what="known bug")
+            return
         assert tuple(self.view(w.escrow, "refundable", tid)) == (amount, kind), (tid, amount, kind)
         err = ("NothingToRefund", tid) if amount == 0 else None
         if self.act(err, w.actors[0], w.escrow, "refund", tid, what=f"refund({kind.name})"):
@@ -1180,27 +1187,28 @@ class Machine(RuleBasedStateMachine):
 
     # -------------------------------------------------------------------- rules: governance
     @rule(
-        kind=st.integers(0, 5),
+        kind=st.integers(0, 7),
         seed=st.integers(0, 2**32),
-        wrong=st.booleans(),
+        wrong=st.integers(0, 3),
         d=st.integers(0, 5),
     )
     def schedule(self, kind, seed, wrong, d):
         w = self.W
-        who = w.actors[0] if wrong else w.admin
+        who = w.actors[0] if wrong == 0 else w.admin
         delay = w.min_delay + (0, 0, 0, 1, HOUR, -1)[d]
-        if kind <= 1:
+        if kind <= 2:
             rules = self.make_rules(seed)
             op = (w.committee, "publishRules", (rules.as_tuple(),), (rules,))
-        elif kind == 2:
-            rid = 1 + seed % (max(self.rulesets) + 1)
-            oracle = [*w.oracles, w.actors[0]][seed // 7 % 4]
+        elif kind <= 4:
+            rid = 1 + seed % (max(self.rulesets) + 1)  # sometimes one not published yet
+            candidates = [*self.rulesets.get(rid, NO_RULES).oracles, w.actors[0]]
+            oracle = candidates[seed // 7 % len(candidates)]
             op = (w.committee, "revokeOracle", (rid, oracle), (rid, oracle))
-        elif kind == 3:
+        elif kind == 5:
             token = w.bond_tokens[seed % 2].address
             amount = (self.stake[token] * (seed // 2 % 3)) // 2 + seed // 6 % 2
             op = (w.committee, "withdrawStake", (token, w.admin, amount), (token, amount))
-        elif kind == 4:
+        elif kind == 6:
             op = (w.escrow, "grantRole", (GUARDIAN_ROLE, w.guardian2), (w.guardian2,))
         else:
             who_ = [w.guardian2, w.guardian][seed % 2]
@@ -1384,11 +1392,11 @@ class Machine(RuleBasedStateMachine):
                 self.attest(i=i, j=r % 3, v=2)
             elif self.now <= t.reveal:
                 self.jump_to(t.reveal + 1)
-            elif p.flags & FLAG_DISPUTED:
+            elif p.flags & FLAG_DISPUTED:  # the panel agrees on a verdict
                 for member in w.panel:
                     if not self.disputes[p.dispute_id].solved:
-                        self.panel_vote(p.dispute_id, member, r)
-            elif p.ends and self.now < p.ends and r == 1:
+                        self.panel_vote(p.dispute_id, member, i % 4)
+            elif p.ends and self.now < p.ends and r < 2:
                 self.dispute(i=i, a=i % 2)
             elif p.ends and self.now < p.ends and r == 2:
                 guardian = self.rulesets[t.rules_id].guardian
@@ -1655,9 +1663,9 @@ def test_settlement_state_machine(world):
         # examples, so runs are counted in steps, not examples)
         target, steps = FUZZ_STEPS, FUZZ_STEPS_PER_EXAMPLE
         seed = int(os.environ.get("LABELPROOF_FUZZ_SEED") or random.randrange(2**32))
-        while Machine.checks - Machine.runs < target:
+        print(f"stateful: seed {seed} (LABELPROOF_FUZZ_SEED={seed} replays this run)")
+        while Machine.checks - Machine.runs < target:  # the seeds after it, till enough steps
             remaining = target - (Machine.checks - Machine.runs)
-            print(f"stateful: seed {seed} (LABELPROOF_FUZZ_SEED={seed} replays it)", flush=True)
             _run(-(-remaining // steps) + 10, steps, seed)
             seed += 1
     else:
@@ -1683,3 +1691,31 @@ def test_settlement_state_machine(world):
         "execute(publishRules):InvalidRules", "fundStake:ok",
     ):  # fmt: skip
         assert stats[needed] > 0, f"no {needed} in {done} steps"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="contract bug: refundable() underflows while paused after the unclaimed refund",
+)
+def test_refund_while_paused_after_the_unclaimed_refund(world):
+    """Found by make fuzz (shrunk): a final task, its unclaimed part refunded after the claim
+    period, then a pause. While paused TaskEscrow._refundable takes the before-the-deadline branch,
+    budget - payoutTotal - refunded, which is below zero once the unclaimed part is out, so
+    refundable() and refund() revert with Panic(0x11) instead of saying there is nothing left."""
+    Machine.W = world
+    m = Machine()
+    m.create(k=0, budget=10**18, share=60, shape=0, bad=0)
+    t = m.tasks[1]
+    m.jump_to(t.reveal + 1)
+    m.vote_all(i=0, v=0)  # a committee payout of 60% of the budget
+    m.jump_to(m.prop(1).ends)
+    m.finalize(i=0, a=0)
+    m.jump_to(m.claim_deadline(t) + 1)  # nobody claimed
+    m.refund(i=0)
+    assert t.refunded == t.budget  # the unclaimed part: everything
+    m.pause(g=0)
+    escrow = world.escrow
+    ok, data = m.rpc.call({"to": escrow.address, "data": escrow.data("refundable", 1)})
+    assert ok, f"refundable(1) reverts {decode_error(data)} while paused"
+    assert escrow.decode("refundable", data)[0] == 0
