@@ -28,11 +28,17 @@ Invariants, checked against the chain after every step:
   time since, and the claim period is at least the floor of the task's rule set: every leaf can
   be claimed for at least the floor of unpaused time (the claim rule checks that claims inside
   the period succeed);
-- the pause, the rule sets, revocations and the arbitrator's dispute count match the model.
+- the pause, the paused time, the number of rule sets and the arbitrator's dispute count match
+  the model (a published rule set and a revocation are read back when they take effect, the
+  refundable() view before every refund).
 
-`make test` runs EXAMPLES x STEPS steps from a fixed seed; `make fuzz` sets
-LABELPROOF_FUZZ_STEPS (and runs longer examples from a fresh seed). The machine talks JSON-RPC
-to anvil directly: brownie's transaction objects cost ~30 ms each, a raw call ~1 ms.
+`make test` runs at least MIN_STEPS steps from a fixed seed and checks that every kind of
+outcome happened; `make fuzz` runs LABELPROOF_FUZZ_STEPS steps from a fresh seed (it prints the
+seed; LABELPROOF_FUZZ_SEED replays the run). The machine talks JSON-RPC to anvil directly, about
+a millisecond a call, instead of through brownie's transaction objects.
+
+A known contract bug is expected as it is (marked KNOWN CONTRACT BUG) so that the walk goes on;
+its strict xfail at the end of this file turns into a failure once the contract is fixed.
 """
 
 from __future__ import annotations
@@ -1618,7 +1624,6 @@ def world(accounts):
     rpc("anvil_setBlockTimestampInterval", 0)
     rpc("evm_mine")
     w.start = int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-    w.snapshot = rpc("evm_snapshot")
     for c in w.tokens:
         for who in w.tracked:
             w.balances[(c.address, who)] = _view(rpc, c, "balanceOf", who)
@@ -1652,9 +1657,16 @@ def _run(examples: int, steps: int, seed: int | None) -> None:
         hypothesis.core.global_force_seed = None
 
 
+def _bind(world: World) -> None:
+    """Every run of the machine starts from the chain as it is now. The snapshot is taken here,
+    after brownie's own for the test: reverting to an older one would drop brownie's."""
+    world.snapshot = world.rpc("evm_snapshot")
+    Machine.W = world
+
+
 @pytest.mark.slow
 def test_settlement_state_machine(world):
-    Machine.W = world
+    _bind(world)
     Machine.runs = Machine.checks = 0
     Machine.stats = Counter()
     started = time.perf_counter()
@@ -1703,7 +1715,7 @@ def test_refund_while_paused_after_the_unclaimed_refund(world):
     period, then a pause. While paused TaskEscrow._refundable takes the before-the-deadline branch,
     budget - payoutTotal - refunded, which is below zero once the unclaimed part is out, so
     refundable() and refund() revert with Panic(0x11) instead of saying there is nothing left."""
-    Machine.W = world
+    _bind(world)
     m = Machine()
     m.create(k=0, budget=10**18, share=60, shape=0, bad=0)
     t = m.tasks[1]
