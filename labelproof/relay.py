@@ -318,20 +318,23 @@ class Relay:
             for ev in registry.events.Attested().process_receipt(receipt, errors=DISCARD)
         }
         confirmed = 0
+        # The status goes last, under the lock: the HTTP side reads entries from other
+        # threads and must never see "failed" without its reason.
         for index, e in enumerate(batch):
-            e.tx_hash, e.block = tx_hash, block
             if index in skipped:
-                e.status = "failed"
-                e.reason = error_name(skipped[index])
-                e.error = f"skipped on chain: {self._explain(e, e.reason)} (transaction {tx_hash})"
-                log.info("entry %s skipped: %s", e.hash, e.error)
+                reason = error_name(skipped[index])
+                error = f"skipped on chain: {self._explain(e, reason)} (transaction {tx_hash})"
+                status = "failed"
+                log.info("entry %s skipped: %s", e.hash, error)
             elif (e.task_id, e.annotator, e.version, e.root) in recorded:
-                e.status, e.error, e.reason = "confirmed", None, None
+                reason, error, status = None, None, "confirmed"
                 confirmed += 1
             else:  # cannot happen with the registry's events; never report it as confirmed
-                e.status = "failed"
-                e.reason = "NotRecorded"
-                e.error = f"neither recorded nor skipped in transaction {tx_hash}"
+                reason, status = "NotRecorded", "failed"
+                error = f"neither recorded nor skipped in transaction {tx_hash}"
+            with self.lock:
+                e.tx_hash, e.block = tx_hash, block
+                e.reason, e.error, e.status = reason, error, status
         log.info(
             "batch of %d attestations in %s: %d recorded, %d skipped",
             len(batch),

@@ -8,6 +8,7 @@ it (:func:`tasks_for`).
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,15 +52,26 @@ def burned(amount: int, bps: int = BURN_BPS) -> int:
     return amount * bps // 10_000
 
 
+_CONFTEST_ALIAS = "labelproof_tests_contracts_conftest"
+
+
 def _contracts_conftest() -> Any:
     """tests/contracts/conftest.py as pytest loaded it (it is not importable by package name:
-    tests/contracts has no __init__.py)."""
+    tests/contracts has no __init__.py). pytest imports it as the top-level module `conftest`,
+    which a later directory's conftest (tests/python/) replaces in sys.modules when a worker
+    collects both; then the file is loaded once more under its own alias."""
     path = (Path(__file__).parent / "conftest.py").resolve()
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve() == path:
             return module
-    raise RuntimeError(f"{path} is not loaded")
+    spec = importlib.util.spec_from_file_location(_CONFTEST_ALIAS, path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_CONFTEST_ALIAS] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def tasks_for(chain: Any, suite: Any, oracles: list[Any], token: Any, requester: Any) -> Any:
