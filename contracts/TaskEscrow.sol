@@ -212,6 +212,11 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         if (amount == 0) revert NothingToRefund(taskId);
 
         if (kind == RefundKind.OracleTimeout) t.status = Status.Expired;
+        // The unclaimed pay is gone: close claims for good. Without this, a pause started
+        // later would move the (pause-extended) deadline past now and reopen claims that other
+        // tasks' funds would pay. claimBase is never 0 otherwise, and 0 + pausedTime() is
+        // always in the past.
+        if (kind == RefundKind.Unclaimed) t.claimBase = 0;
         // amount <= budget - refunded, both uint128
         t.refunded += uint128(amount);
 
@@ -261,7 +266,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
     /// @inheritdoc ITaskEscrow
     function claimDeadline(uint256 taskId) external view returns (uint256) {
         Task storage t = _existing(taskId);
-        if (t.status != Status.Final) return 0;
+        if (t.status != Status.Final || t.claimBase == 0) return 0;
         return uint256(t.claimBase) + _pausedTime(_pause);
     }
 
@@ -529,8 +534,11 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
             if (!p.active && block.timestamp > uint256(t.claimBase) + p.before) {
                 return (t.budget - t.claimed - t.refunded, RefundKind.Unclaimed);
             }
-            // Before the claim deadline only the part the payout does not allocate is free.
-            return (t.budget - t.payoutTotal - t.refunded, RefundKind.Unallocated);
+            // Before the claim deadline only the part the payout does not allocate is free;
+            // once the unclaimed rest was refunded too, nothing is.
+            uint256 unallocated = t.budget - t.payoutTotal;
+            uint256 refunded = t.refunded;
+            return (unallocated > refunded ? unallocated - refunded : 0, RefundKind.Unallocated);
         }
         // Once a proposal has been pending, the labels are published: the requester can no
         // longer walk away with the whole budget, however long settlement takes.

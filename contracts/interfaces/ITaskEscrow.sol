@@ -56,7 +56,7 @@ interface ITaskEscrow {
     /// @notice A task as stored. Fields are ordered so that a claim reads three storage slots.
     /// @param claimBase the claim deadline minus the total paused time: the effective deadline is
     /// `claimBase + pausedTime()`, so a pause moves every running claim period (see
-    /// {claimDeadline}).
+    /// {claimDeadline}); 0 once the unclaimed rest was refunded.
     /// @param rulesId the committee rule set the task was created under.
     struct Task {
         bytes32 payoutRoot;
@@ -230,7 +230,8 @@ interface ITaskEscrow {
     /// @notice The longest a pause can last.
     function maxPause() external view returns (uint256);
 
-    /// @notice The task's effective claim deadline: the stored base plus all paused time.
+    /// @notice The task's effective claim deadline: the stored base plus all paused time; 0 if
+    /// the task is not final, or once the unclaimed rest was refunded (claims closed for good).
     function claimDeadline(uint256 taskId) external view returns (uint256);
 
     /// @notice The stored task (all zero for an unknown id).

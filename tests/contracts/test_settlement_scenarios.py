@@ -150,6 +150,38 @@ def test_scenario1_pause_is_capped_at_max_pause_and_cooled_down(
     assert escrow.paused()
 
 
+def test_scenario1_a_later_pause_never_reopens_claims_after_the_unclaimed_refund(
+    escrow, tasks, token, guardian, annotators, requester, rando, warp, K, reverts_with
+):
+    """Found by the stateful test: once the requester took the unclaimed rest back, a pause
+    started afterwards moved the pause-extended deadline past now, reopening claims that other
+    tasks' funds in the same token would have paid (and refundable() underflowed while paused).
+    Now: the Unclaimed refund closes claims for good (claimDeadline 0), and refundable() reads
+    zero while paused."""
+    a, b, _ = annotators
+    tid, tree = tasks.final({a: 300 * E18, b: 200 * E18}, claim=DAY)
+    claim(escrow, tasks, tid, tree, a, rando)
+    other, _ = tasks.final({a: 1 * E18})  # funds of another task in the same token
+    warp(escrow.claimDeadline(tid) + 1)
+    tx = escrow.refund(tid, {"from": rando})
+    assert tx.events["Refunded"]["kind"] == K.UNCLAIMED
+    assert tx.events["Refunded"]["amount"] == BUDGET - 300 * E18
+    assert escrow.claimDeadline(tid) == 0
+
+    escrow.pause({"from": guardian})
+    amount, kind = escrow.refundable(tid)  # no underflow while paused
+    assert (int(amount), int(kind)) == (0, K.UNALLOCATED)
+    warp(tasks.chain[-1].timestamp + 3 * DAY)
+    escrow.unpause({"from": guardian})
+    held = token.balanceOf(escrow)
+    with reverts_with("ClaimPeriodOver", tid, escrow.pausedTime()):
+        claim(escrow, tasks, tid, tree, b, rando)
+    with reverts_with("NothingToRefund", tid):
+        escrow.refund(tid, {"from": rando})
+    assert token.balanceOf(escrow) == held  # the other task's budget is all still there
+    assert held >= BUDGET - tasks.task(other)["claimed"] - tasks.task(other)["refunded"]
+
+
 # ------------------------------------------------------------------------------------------
 # 2. requester-chosen periods
 # ------------------------------------------------------------------------------------------
