@@ -36,9 +36,6 @@ Invariants, checked against the chain after every step:
 outcome happened; `make fuzz` runs LABELPROOF_FUZZ_STEPS steps from a fresh seed (it prints the
 seed; LABELPROOF_FUZZ_SEED replays the run). The machine talks JSON-RPC to anvil directly, about
 a millisecond a call, instead of through brownie's transaction objects.
-
-A known contract bug is expected as it is (marked KNOWN CONTRACT BUG) so that the walk goes on;
-its strict xfail at the end of this file turns into a failure once the contract is fixed.
 """
 
 from __future__ import annotations
@@ -358,6 +355,7 @@ class Task:
     final_at: int = 0
     claimed_by: set[str] = field(default_factory=set)
     refund_ruled: bool = False
+    closed: bool = False  # the unclaimed rest was refunded: claims closed for good
 
 
 @dataclass
@@ -611,6 +609,10 @@ class Machine(RuleBasedStateMachine):
         return start + self.W.max_pause if self.now >= start + self.W.max_pause else None
 
     def claim_deadline(self, t: Task) -> int:
+        """The effective deadline a claim is checked against (claimBase + paused time); the
+        unclaimed refund sets claimBase to 0, which leaves it in the past for good."""
+        if t.closed:
+            return self.paused_time(self.now)
         return (
             t.final_at + t.claim_period + self.paused_time(self.now) - self.paused_time(t.final_at)
         )
@@ -628,7 +630,8 @@ class Machine(RuleBasedStateMachine):
             assert t.payout is not None
             if self.claim_period_over(t):
                 return t.budget - t.claimed - t.refunded, RefundKind.UNCLAIMED
-            return t.budget - t.payout.total - t.refunded, RefundKind.UNALLOCATED
+            # once the unclaimed rest is out too, nothing is left (not a negative amount)
+            return max(0, t.budget - t.payout.total - t.refunded), RefundKind.UNALLOCATED
         if (
             t.status == FUNDED
             and self.now > t.reveal + t.timeout
@@ -1140,19 +1143,13 @@ class Machine(RuleBasedStateMachine):
             self.act(("UnknownTask", tid), w.actors[0], w.escrow, "refund", tid)
             return
         amount, kind = self.refundable(t)
-        if amount < 0:
-            # KNOWN CONTRACT BUG, see test_refund_while_paused_after_the_unclaimed_refund: paused,
-            # a task whose unclaimed part was refunded computes budget - payoutTotal - refunded
-            # below zero; refundable() and refund() revert with an arithmetic panic.
-            self.act(("Panic", 0x11), w.actors[0], w.escrow, "refundable", tid, what="known bug")
-            self.act(("Panic", 0x11), w.actors[0], w.escrow, "refund", tid, what="known bug")
-            return
         assert tuple(self.view(w.escrow, "refundable", tid)) == (amount, kind), (tid, amount, kind)
         err = ("NothingToRefund", tid) if amount == 0 else None
         if self.act(err, w.actors[0], w.escrow, "refund", tid, what=f"refund({kind.name})"):
             t.refunded += amount
             if kind == RefundKind.ORACLE_TIMEOUT:
                 t.status = EXPIRED
+            t.closed = t.closed or kind == RefundKind.UNCLAIMED
             self.move(t.token, w.escrow.address, w.requester, amount)
 
     # -------------------------------------------------------------------- rules: guardian
@@ -1337,7 +1334,7 @@ class Machine(RuleBasedStateMachine):
             marks += [t.annotation, t.reveal, t.reveal + r.grace, t.reveal + t.timeout]
             if p.ends:
                 marks.append(p.ends)
-            if t.status == FINAL:  # the end of the claim period, and of its floor
+            if t.status == FINAL and not t.closed:  # the end of the claim period and its floor
                 marks.append(self.claim_deadline(t))
                 marks.append(self.claim_deadline(t) - t.claim_period + r.min_claim)
         if self.pauses:
@@ -1519,9 +1516,12 @@ class Machine(RuleBasedStateMachine):
             assert t.payout is not None
             assert bytes(c["payoutRoot"]) == t.payout.root  # never changes once Final
             assert c["payoutTotal"] == t.payout.total
-            assert deadline == self.claim_deadline(t)
-            paused_since = self.paused_time(self.now) - self.paused_time(t.final_at)
-            assert deadline - t.final_at - paused_since >= floor
+            if t.closed:
+                assert deadline == 0 and c["claimBase"] == 0
+            else:
+                assert deadline == self.claim_deadline(t)
+                paused_since = self.paused_time(self.now) - self.paused_time(t.final_at)
+                assert deadline - t.final_at - paused_since >= floor
         else:
             assert bytes(c["payoutRoot"]) == ZERO32 and c["payoutTotal"] == 0
             assert c["claimed"] == 0 and deadline == 0  # no claim before Final
@@ -1703,31 +1703,3 @@ def test_settlement_state_machine(world):
         "execute(publishRules):InvalidRules", "fundStake:ok",
     ):  # fmt: skip
         assert stats[needed] > 0, f"no {needed} in {done} steps"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="contract bug: refundable() underflows while paused after the unclaimed refund",
-)
-def test_refund_while_paused_after_the_unclaimed_refund(world):
-    """Found by make fuzz (shrunk): a final task, its unclaimed part refunded after the claim
-    period, then a pause. While paused TaskEscrow._refundable takes the before-the-deadline branch,
-    budget - payoutTotal - refunded, which is below zero once the unclaimed part is out, so
-    refundable() and refund() revert with Panic(0x11) instead of saying there is nothing left."""
-    _bind(world)
-    m = Machine()
-    m.create(k=0, budget=10**18, share=60, shape=0, bad=0)
-    t = m.tasks[1]
-    m.jump_to(t.reveal + 1)
-    m.vote_all(i=0, v=0)  # a committee payout of 60% of the budget
-    m.jump_to(m.prop(1).ends)
-    m.finalize(i=0, a=0)
-    m.jump_to(m.claim_deadline(t) + 1)  # nobody claimed
-    m.refund(i=0)
-    assert t.refunded == t.budget  # the unclaimed part: everything
-    m.pause(g=0)
-    escrow = world.escrow
-    ok, data = m.rpc.call({"to": escrow.address, "data": escrow.data("refundable", 1)})
-    assert ok, f"refundable(1) reverts {decode_error(data)} while paused"
-    assert escrow.decode("refundable", data)[0] == 0
