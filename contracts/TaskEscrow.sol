@@ -212,10 +212,10 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         if (amount == 0) revert NothingToRefund(taskId);
 
         if (kind == RefundKind.OracleTimeout) t.status = Status.Expired;
-        // The unclaimed pay is gone: close claims for good. Without this, a pause started
-        // later would move the (pause-extended) deadline past now and reopen claims that other
-        // tasks' funds would pay. claimBase is never 0 otherwise, and 0 + pausedTime() is
-        // always in the past.
+        // The unclaimed pay is gone: mark claims closed for good, explicitly rather than by
+        // the arithmetic of the pause-extended deadline (a later pause moves that deadline and
+        // the clock alike, so it stays past). claimBase is never 0 otherwise, and
+        // 0 + pausedTime() is always in the past.
         if (kind == RefundKind.Unclaimed) t.claimBase = 0;
         // amount <= budget - refunded, both uint128
         t.refunded += uint128(amount);

@@ -153,11 +153,11 @@ def test_scenario1_pause_is_capped_at_max_pause_and_cooled_down(
 def test_scenario1_a_later_pause_never_reopens_claims_after_the_unclaimed_refund(
     escrow, tasks, token, guardian, annotators, requester, rando, warp, K, reverts_with
 ):
-    """Found by the stateful test: once the requester took the unclaimed rest back, a pause
-    started afterwards moved the pause-extended deadline past now, reopening claims that other
-    tasks' funds in the same token would have paid (and refundable() underflowed while paused).
-    Now: the Unclaimed refund closes claims for good (claimDeadline 0), and refundable() reads
-    zero while paused."""
+    """Found by the stateful test: once the requester took the unclaimed rest back,
+    refundable() and refund() underflowed (Panic 0x11) while a later pause ran.
+    Now: refundable() reads zero while paused, the Unclaimed refund marks claims closed for good
+    (claimDeadline 0), and a pause afterwards reopens nothing (it moves the pause-extended
+    deadline and the clock alike): no claim can reach other tasks' funds."""
     a, b, _ = annotators
     tid, tree = tasks.final({a: 300 * E18, b: 200 * E18}, claim=DAY)
     claim(escrow, tasks, tid, tree, a, rando)
