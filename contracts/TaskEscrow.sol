@@ -5,7 +5,6 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
@@ -170,11 +169,11 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         external
     {
         uint256 pausedSeconds = _requireNotPaused();
-        Task storage t = _claimable(taskId, pausedSeconds);
+        (Task storage t, IERC20 token) = _claimable(taskId, pausedSeconds);
         _markClaimed(account, taskId);
         _spendClaim(t, taskId, account, amount, proof);
 
-        _pay(t.token, account, amount);
+        _pay(token, account, amount);
         emit Claimed(taskId, account, amount);
     }
 
@@ -405,16 +404,19 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         bytes32[] calldata proof
     ) private {
         if (account == address(0)) revert ZeroAccount();
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
-        if (!MerkleProof.verifyCalldata(proof, t.payoutRoot, leaf)) {
+        if (!_verify(proof, t.payoutRoot, _leaf(account, amount))) {
             revert InvalidProof(taskId, account, amount);
         }
         // A dishonest tree could promise more than the posted total; the total caps what leaves
         // this task, so other tasks' funds in the same token stay safe.
-        uint256 remaining = t.payoutTotal - t.claimed;
+        (uint128 claimed, uint128 total) = (t.claimed, t.payoutTotal);
+        uint256 remaining = total - claimed;
         if (amount > remaining) revert ClaimExceedsPayout(taskId, amount, remaining);
-        // amount <= remaining <= payoutTotal, a uint128
-        t.claimed += uint128(amount);
+        // amount <= remaining, so claimed + amount <= payoutTotal, a uint128
+        unchecked {
+            // both halves of the word, so it is written without being read again
+            (t.claimed, t.payoutTotal) = (claimed + uint128(amount), total);
+        }
     }
 
     /// @dev One claim of a {claimMany} batch: its checks and effects, no transfer.
@@ -425,7 +427,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         ClaimRequest calldata c
     ) private {
         uint256 taskId = c.taskId;
-        Task storage t = _claimable(taskId, batch.pausedSeconds);
+        (Task storage t, IERC20 token) = _claimable(taskId, batch.pausedSeconds);
         uint256 w = taskId >> 8;
         if (w != batch.word) {
             if (batch.word != type(uint256).max) words[batch.word] = batch.bits;
@@ -436,7 +438,7 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         if (batch.bits & bit != 0) revert AlreadyClaimed(taskId, account);
         batch.bits |= bit;
         _spendClaim(t, taskId, account, c.amount, c.proof);
-        batch.distinct = _addToSums(batch.tokens, batch.sums, batch.distinct, t.token, c.amount);
+        batch.distinct = _addToSums(batch.tokens, batch.sums, batch.distinct, token, c.amount);
         emit Claimed(taskId, account, c.amount);
     }
 
@@ -449,13 +451,17 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         IERC20 token,
         uint256 amount
     ) private pure returns (uint256) {
-        uint256 j;
-        while (j < distinct && tokens[j] != token) ++j;
-        if (j == distinct) {
-            tokens[j] = token;
-            ++distinct;
+        // j <= distinct <= the batch's length; each amount was checked against its task's
+        // payout total (a uint128), so a batch's sums stay far below 2^256.
+        unchecked {
+            uint256 j;
+            while (j < distinct && tokens[j] != token) ++j;
+            if (j == distinct) {
+                tokens[j] = token;
+                ++distinct;
+            }
+            sums[j] += amount;
         }
-        sums[j] += amount;
         return distinct;
     }
 
@@ -467,34 +473,91 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         words[taskId >> 8] = bits | bit;
     }
 
-    function _claimable(uint256 taskId, uint256 pausedSeconds) private view returns (Task storage t) {
+    /// @dev A task open for claims, and its token (read with its status and deadline: one word).
+    function _claimable(uint256 taskId, uint256 pausedSeconds)
+        private
+        view
+        returns (Task storage t, IERC20 token)
+    {
         t = _tasks[taskId];
-        if (t.status != Status.Final) {
-            if (t.status == Status.None) revert UnknownTask(taskId);
+        Status status;
+        uint64 claimBase;
+        (token, claimBase, status) = (t.token, t.claimBase, t.status);
+        if (status != Status.Final) {
+            if (status == Status.None) revert UnknownTask(taskId);
             revert NotFinal(taskId);
         }
-        uint256 deadline = uint256(t.claimBase) + pausedSeconds;
+        uint256 deadline = uint256(claimBase) + pausedSeconds;
         if (block.timestamp > deadline) revert ClaimPeriodOver(taskId, deadline);
     }
 
     /// @dev Sends `amount` and checks that exactly that much left the escrow: a token that takes
     /// a fee from the sender on top would otherwise pay this task's claims from other tasks.
     function _pay(IERC20 token, address to, uint256 amount) private {
-        uint256 before = token.balanceOf(address(this));
+        uint256 before = _balance(token);
         token.safeTransfer(to, amount);
-        uint256 sent = before - token.balanceOf(address(this));
+        uint256 sent = before - _balance(token);
         if (sent != amount) revert OutboundTransferMismatch(address(token), amount, sent);
+    }
+
+    /// @dev `token.balanceOf(address(this))` as a plain staticcall in scratch memory: what the
+    /// compiler's call does (a revert is passed on, an answer shorter than a word reverts)
+    /// without its memory and decoding work, twice per transfer.
+    function _balance(IERC20 token) private view returns (uint256 bal) {
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            if iszero(staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)) {
+                returndatacopy(0x00, 0x00, returndatasize())
+                revert(0x00, returndatasize())
+            }
+            if lt(returndatasize(), 0x20) { revert(0x00, 0x00) }
+            bal := mload(0x00)
+        }
+    }
+
+    /// @dev The payout tree's leaf: keccak256(bytes.concat(keccak256(abi.encode(account,
+    /// amount)))), OpenZeppelin's standard tree, hashed in scratch memory.
+    function _leaf(address account, uint256 amount) private pure returns (bytes32 leaf) {
+        assembly ("memory-safe") {
+            mstore(0x00, and(account, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(0x20, amount)
+            mstore(0x00, keccak256(0x00, 0x40))
+            leaf := keccak256(0x00, 0x20)
+        }
+    }
+
+    /// @dev MerkleProof.verifyCalldata (sorted pairs), one loop in assembly: it runs once per
+    /// proof level of every claim. The ABI decoder has checked that `proof` lies in calldata.
+    function _verify(bytes32[] calldata proof, bytes32 root, bytes32 leaf)
+        private
+        pure
+        returns (bool ok)
+    {
+        assembly ("memory-safe") {
+            let h := leaf
+            let end := add(proof.offset, shl(5, proof.length))
+            for { let i := proof.offset } lt(i, end) { i := add(i, 0x20) } {
+                let x := calldataload(i)
+                // the smaller of the pair first: h goes second if it is the greater
+                let at := shl(5, gt(h, x))
+                mstore(at, h)
+                mstore(xor(at, 0x20), x)
+                h := keccak256(0x00, 0x40)
+            }
+            ok := eq(h, root)
+        }
     }
 
     /// @dev Reverts while paused; otherwise returns the total paused time (one storage read).
     function _requireNotPaused() private view returns (uint256) {
-        PauseState memory p = _pause;
-        if (p.active) {
-            uint256 ends = uint256(p.since) + _maxPause;
+        (bool active, uint64 since, uint64 before) = (_pause.active, _pause.since, _pause.before);
+        if (active) {
+            uint256 ends = uint256(since) + _maxPause;
             if (block.timestamp < ends) revert EnforcedPause();
-            return uint256(p.before) + _maxPause;
+            return uint256(before) + _maxPause;
         }
-        return p.before;
+        return before;
     }
 
     /// @dev The pause state as it is now: a pause past its maximum has ended by itself.
