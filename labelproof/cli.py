@@ -28,15 +28,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar, cast
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labelproof.merkle import MerkleError, StandardMerkleTree, payout_tree
+from labelproof.merkle import MerkleError, StandardMerkleTree
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as click_exc
@@ -62,52 +61,16 @@ class UsageError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+def to_checksum_address(address: str) -> str:
+    # eth_utils is imported on first use: it adds ~0.2 s to every command's start-up.
+    from eth_utils import to_checksum_address as checksum
+
+    return checksum(address)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def read_payouts_csv(path: Path) -> dict[str, int]:
-    """`account,amount` rows; amounts are integers in the token's smallest unit."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise UsageError(f"{path}: empty file, expected a header account,amount")
-    header = [h.strip().lower() for h in rows[0]]
-    if "account" not in header or "amount" not in header:
-        raise UsageError(f"{path}: row 1: header must contain account and amount, got {rows[0]}")
-    ia, im = header.index("account"), header.index("amount")
-    payouts: dict[str, int] = {}
-    seen: dict[str, int] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) <= max(ia, im):
-            raise UsageError(f"{path}: row {n}: expected account and amount, got {row}")
-        account, amount = row[ia].strip(), row[im].strip()
-        try:
-            value = int(amount)
-        except ValueError:
-            raise UsageError(f"{path}: row {n}: amount {amount!r} is not an integer") from None
-        if not is_address(account):
-            raise UsageError(f"{path}: row {n}: {account!r} is not an address (0x + 40 hex)")
-        if value < 0 or value >= 2**256:
-            raise UsageError(f"{path}: row {n}: amount {value} is out of uint256 range")
-        key = account.lower()
-        if key in seen:
-            raise UsageError(f"{path}: row {n}: account {account} already on row {seen[key]}")
-        seen[key] = n
-        payouts[account] = value
-    if not payouts:
-        raise UsageError(f"{path}: no payout rows")
-    try:
-        payout_tree(payouts)  # validate here so the message can name the file
-    except MerkleError as exc:
-        raise UsageError(f"{path}: {exc}") from exc
-    return payouts
 
 
 @merkle_app.command("build")
@@ -116,12 +79,14 @@ def merkle_build(
     out_path: Annotated[Path, typer.Option("--out", help="where to write the tree (JSON)")],
 ) -> None:
     """Build the payout tree and write its standard-v1 dump (loads in @openzeppelin/merkle-tree)."""
+    from labelproof.payouts_csv import PayoutFileError, build_payout_tree
+
     try:
-        tree = payout_tree(read_payouts_csv(payouts))
-    except UsageError as exc:
+        tree = build_payout_tree(payouts)
+    except PayoutFileError as exc:
         fail(str(exc))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(tree.dump(), indent=2) + "\n")
+    out_path.write_text(tree.dump_text())
     total = sum(int(v[1]) for _, v in tree.entries())
     out.print(f"root {tree.root}  leaves {len(tree)}  total {total}  -> {out_path}")
 
@@ -165,13 +130,14 @@ METHOD_NAMES: dict[str, Literal["ds", "mv"]] = {"dawid-skene": "ds", "majority-v
 @app.command("score")
 def score_cmd(
     answers: Annotated[
-        Path, typer.Argument(help="CSV item,worker,label (or question,worker,answer)")
+        Path,
+        typer.Argument(help="CSV or Parquet item,worker,label (or question,worker,answer)"),
     ],
     out_dir: Annotated[
         Path, typer.Option("--out", help="directory for labels.csv, workers.csv, report.json")
     ],
     gold: Annotated[
-        Path | None, typer.Option("--gold", help="CSV item,label (or question,truth)")
+        Path | None, typer.Option("--gold", help="CSV or Parquet item,label (or question,truth)")
     ] = None,
     method: Annotated[str, typer.Option(help="dawid-skene or majority-vote")] = "dawid-skene",
     budget: Annotated[
@@ -183,10 +149,20 @@ def score_cmd(
             "--min-quality", help="quality below which a worker is not paid (default: chance level)"
         ),
     ] = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(
+            "--duplicates",
+            help="a repeated (item, worker) answer: reject (the default), or keep the first or "
+            "the last one in file order",
+        ),
+    ] = "reject",
 ) -> None:
     """Infer labels, score every worker's quality and split the budget into integer payouts."""
-    from labelproof import scoring
+    from labelproof import inputs, scoring
 
+    if duplicates not in scoring.DUPLICATE_POLICIES:
+        fail(f"--duplicates must be one of reject, first, last, got {duplicates!r}")
     if method not in METHOD_NAMES:
         fail(f"--method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
     try:
@@ -204,7 +180,7 @@ def score_cmd(
         if not 0.0 <= min_q <= 1.0:
             fail(f"--min-quality must be between 0 and 1, got {min_q}")
     try:
-        answer_set = scoring.load_answers(answers)
+        answer_set = inputs.read_answers(answers)
         gold_set = scoring.load_gold(gold) if gold is not None else None
         result = scoring.score(
             answer_set,
@@ -212,6 +188,7 @@ def score_cmd(
             METHOD_NAMES[method],
             budget_int,
             min_q,
+            duplicates=cast(scoring.Duplicates, duplicates),
         )
     except scoring.ScoringInputError as exc:
         fail(str(exc))

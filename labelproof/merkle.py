@@ -21,14 +21,12 @@ list of ABI types goes through ``eth_abi`` and is checked against the same JS be
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypedDict, cast
 
 from Crypto.Hash import keccak as _pycryptodome_keccak_module
-from eth_abi.abi import encode as _abi_encode
-from eth_abi.grammar import normalize as _untyped_abi_normalize
-from eth_abi.grammar import parse as _abi_parse
 
 __all__ = [
     "MerkleError",
@@ -40,7 +38,25 @@ __all__ = [
     "to_checksum_address",
 ]
 
-_abi_normalize = cast(Callable[[str], str], _untyped_abi_normalize)
+
+def _abi_normalize(type_str: str) -> str:
+    # eth_abi is imported on first use: it costs ~0.2 s of start-up, and the (address, uint256)
+    # payout trees that `labelproof merkle build` makes never need it.
+    from eth_abi.grammar import normalize
+
+    return cast(Callable[[str], str], normalize)(type_str)
+
+
+def _abi_parse(type_str: str) -> Any:
+    from eth_abi.grammar import parse
+
+    return parse(type_str)
+
+
+def _abi_encode(types: list[str], values: tuple[Any, ...]) -> bytes:
+    from eth_abi.abi import encode
+
+    return encode(types, values)
 
 FORMAT = "standard-v1"
 PAYOUT_ENCODING: tuple[str, str] = ("address", "uint256")
@@ -548,6 +564,26 @@ class StandardMerkleTree:
                 for value, index in zip(self._values, self._tree_index, strict=True)
             ],
         }
+
+    def dump_text(self) -> str:
+        """``json.dumps(self.dump(), indent=2) + "\\n"`` (what ``labelproof merkle build``
+        writes), byte for byte, without the generic encoder for payout trees: their nodes,
+        checksummed addresses and decimal amounts never need JSON escaping, so each value is one
+        string template. Equals JS ``JSON.stringify(tree.dump(), null, 2) + "\\n"``."""
+        if not self._encoder.fast:
+            return json.dumps(self.dump(), indent=2) + "\n"
+        encoding = ",\n".join(f'    "{t}"' for t in self._encoder.leaf_encoding)
+        nodes = '",\n    "'.join(self._hexes)
+        values = "\n    },\n    {\n".join(
+            f'      "value": [\n        "{account}",\n        "{amount}"\n      ],\n'
+            f'      "treeIndex": {index}'
+            for (account, amount), index in zip(self._values, self._tree_index, strict=True)
+        )
+        return (
+            f'{{\n  "format": "{FORMAT}",\n  "leafEncoding": [\n{encoding}\n  ],\n'
+            f'  "tree": [\n    "{nodes}"\n  ],\n'
+            f'  "values": [\n    {{\n{values}\n    }}\n  ]\n}}\n'
+        )
 
     def render(self) -> str:
         """Text drawing of the tree, byte-identical to JS ``render()``, for debugging dumps."""
