@@ -6,7 +6,7 @@ option, an unknown command) are one line too.
 
 Commands:
 
-* offline: ``score``, ``merkle build|proof``;
+* offline: ``score``, ``merkle build|proof``, ``import|export label-studio``;
 * services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``;
 * operators: ``deploy``;
 * everyone: ``wallet new|import|list|address|check`` (encrypted keystores, labelproof.wallet);
@@ -61,7 +61,7 @@ class UsageError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def to_checksum_address(address: str) -> str:
+def to_checksum_address(address: str) -> ChecksumAddress:
     # eth_utils is imported on first use: it adds ~0.2 s to every command's start-up.
     from eth_utils import to_checksum_address as checksum
 
@@ -237,6 +237,7 @@ def oracle_cmd(ctx: typer.Context) -> None:
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
 
     from labelproof.client import Chain, Service
     from labelproof.wallet import WalletStore
@@ -1354,6 +1355,9 @@ sys.modules.setdefault("labelproof.cli", sys.modules[__name__])
 from labelproof.cli_settlement import register as _register_settlement  # noqa: E402
 
 _register_settlement(app)
+from labelproof.cli_data import register as _register_data  # noqa: E402
+
+_register_data(app)  # import|export label-studio (labelproof.cli_data)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -12,11 +12,15 @@ once by ``StandardMerkleTree.of``, whose address parsing computes the one checks
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
-from labelproof.merkle import PAYOUT_ENCODING, UINT256_LIMIT, MerkleError, StandardMerkleTree
+from labelproof.merkle import UINT256_LIMIT, MerkleError, StandardMerkleTree
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
+# A plain file: header exactly account,amount, then one `0x<40 hex>,<digits>` row per line.
+_PLAIN_BODY = re.compile(r"(?:0x[0-9a-fA-F]{40},[0-9]{1,78}\r?\n)*")
+_PLAIN_ROW = re.compile(r"0x([0-9a-fA-F]{40}),([0-9]+)")
 
 
 class PayoutFileError(ValueError):
@@ -35,6 +39,33 @@ def read_payouts(path: Path) -> tuple[list[tuple[str, int]], list[int]]:
         raise PayoutFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError:
         raise PayoutFileError(f"{path}: not UTF-8 text") from None
+    plain = _read_plain(text)
+    if plain is not None:
+        return plain
+    return _read_rows(path, text)
+
+
+def _read_plain(text: str) -> tuple[list[tuple[str, int]], list[int]] | None:
+    """The rows of a plain file, checked by two C-level regex passes instead of a Python loop
+    over csv records; None when the file is not plain (then ``_read_rows`` reads it and names
+    whatever row is wrong)."""
+    header, newline, body = text.partition("\n")
+    if not newline or header.strip().lower().replace(" ", "") != "account,amount":
+        return None
+    if body and not body.endswith("\n"):
+        body += "\n"
+    if _PLAIN_BODY.fullmatch(body) is None:
+        return None
+    rows = _PLAIN_ROW.findall(body)
+    if not rows or len({account.lower() for account, _ in rows}) != len(rows):
+        return None  # nothing to pay, or an account listed twice: let _read_rows say where
+    values = [("0x" + account, int(amount)) for account, amount in rows]
+    if any(amount >= UINT256_LIMIT for _, amount in values):
+        return None
+    return values, list(range(2, len(values) + 2))
+
+
+def _read_rows(path: Path, text: str) -> tuple[list[tuple[str, int]], list[int]]:
     rows = csv.reader(text.splitlines())
     header = next(rows, None)
     if header is None:
@@ -81,7 +112,7 @@ def build_payout_tree(path: Path) -> StandardMerkleTree:
     ``merkle.payout_tree`` of its rows, built once)."""
     values, lines = read_payouts(path)
     try:
-        return StandardMerkleTree.of(values, list(PAYOUT_ENCODING))
+        return StandardMerkleTree.of_payouts([v[0] for v in values], [v[1] for v in values])
     except MerkleError as exc:
         # "value #k: ..." from `of`: name the row instead.
         message = str(exc)
