@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+from sha3 import keccak_256 as _keccak_256
 
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -41,30 +42,54 @@ def new_salt() -> bytes:
     return os.urandom(32)
 
 
+def _keccak(data: bytes) -> bytes:
+    """keccak256 without eth_utils' argument checks: leaves are hashed by the million."""
+    return bytes(_keccak_256(data).digest())
+
+
+@lru_cache(maxsize=1 << 16)
 def item_key(item: str) -> bytes:
     """Items are named by strings off chain; leaves carry their keccak256."""
-    return keccak(text=item)
+    return _keccak(item.encode("utf-8"))
+
+
+_STRING_OFFSET = (64).to_bytes(32, "big")
 
 
 def label_hash(label: str, salt: bytes) -> bytes:
+    """keccak256(abi.encode(label, salt)), the encoding written out: a head of the string's
+    offset and the salt, then the string's length and its bytes padded to 32."""
     if len(salt) != 32:
         raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
-    return keccak(encode(["string", "bytes32"], [label, salt]))
+    text = label.encode("utf-8")
+    padding = bytes(-len(text) % 32)
+    return _keccak(_STRING_OFFSET + salt + len(text).to_bytes(32, "big") + text + padding)
+
+
+def _address_word(address: str) -> bytes:
+    raw = bytes.fromhex(address[2:]) if address[:2] in ("0x", "0X") else b""
+    if len(raw) != 20:
+        raise ValueError(f"{address!r} is not a 20-byte hex address")
+    return bytes(12) + raw
 
 
 def annotation_leaf(
     chain_id: int, escrow: str, task_id: int, item: str, annotator: str, label: str, salt: bytes
 ) -> bytes:
-    return keccak(
-        encode(
-            ["uint256", "address", "uint256", "bytes32", "address", "bytes32"],
-            [chain_id, escrow, task_id, item_key(item), annotator, label_hash(label, salt)],
-        )
+    """keccak256(abi.encode(chainId, escrow, taskId, keccak(item), annotator, labelHash)):
+    six static words, written out (eth_abi's encoder is most of the cost otherwise)."""
+    return _keccak(
+        chain_id.to_bytes(32, "big")
+        + _address_word(escrow)
+        + task_id.to_bytes(32, "big")
+        + item_key(item)
+        + _address_word(annotator)
+        + label_hash(label, salt)
     )
 
 
 def _hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
+    return _keccak(a + b) if a < b else _keccak(b + a)
 
 
 def annotation_root(leaves: list[bytes]) -> bytes:

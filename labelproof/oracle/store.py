@@ -14,6 +14,8 @@ Tables:
 * ``meta``: the chain id and escrow the database belongs to (a database is never reused for
   another deployment, since its cursor and tasks would be wrong there).
 * ``cursor``: the last block whose events are fully stored.
+* ``block_hashes``: the hashes of the last blocks the cursor stood on, to notice a reorg deeper
+  than the confirmations (see follower.py).
 * ``tasks``, ``attestations``, ``committee_events``: chain events (see follower.py). A task's
   deadlines move when the requester closes it early (``TaskClosedEarly``).
 * ``specs``, ``reveals``, ``gold``: what requesters and annotators gave the oracle, each
@@ -53,6 +55,10 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS block_hashes (
+    block INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id INTEGER PRIMARY KEY,
@@ -334,6 +340,58 @@ class Tx:
     def set_cursor(self, block: int) -> None:
         self.conn.execute("INSERT OR REPLACE INTO cursor (id, block) VALUES (1, ?)", (block,))
 
+    def block_hashes(self, limit: int) -> list[tuple[int, str]]:
+        """The last `limit` (block, hash) pairs the cursor stood on, newest first."""
+        rows = self._all("SELECT block, hash FROM block_hashes ORDER BY block DESC LIMIT ?", limit)
+        return [(int(r["block"]), str(r["hash"])) for r in rows]
+
+    def add_block_hash(self, block: int, block_hash: str, keep: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO block_hashes (block, hash) VALUES (?, ?)", (block, block_hash)
+        )
+        self.conn.execute(
+            "DELETE FROM block_hashes WHERE block NOT IN "
+            "(SELECT block FROM block_hashes ORDER BY block DESC LIMIT ?)",
+            (keep,),
+        )
+
+    def rewind(self, ancestor: int) -> list[int]:
+        """A reorg replaced the blocks after `ancestor`: forget the events read from them
+        (reveals, specs and gold stay: they are checked against the chain again when scored)
+        and move the cursor back. Returns the ids of the tasks still known."""
+        for table in ("attestations", "committee_events", "block_hashes"):
+            # Table names are the constants above, never input.
+            self.conn.execute(f"DELETE FROM {table} WHERE block > ?", (ancestor,))
+        self.conn.execute("DELETE FROM tasks WHERE block IS NOT NULL AND block > ?", (ancestor,))
+        self.conn.execute("INSERT OR REPLACE INTO cursor (id, block) VALUES (1, ?)", (ancestor,))
+        return [int(r["task_id"]) for r in self._all("SELECT task_id FROM tasks")]
+
+    def reset_deadlines(self, task_id: int, annotation_deadline: int, reveal_deadline: int) -> None:
+        """The deadlines as the chain has them now (a reorg may have undone an early close)."""
+        self.conn.execute(
+            "UPDATE tasks SET annotation_deadline = ?, reveal_deadline = ? WHERE task_id = ?",
+            (annotation_deadline, reveal_deadline, task_id),
+        )
+
+    def recheck_proposals(self) -> int:
+        """After a deep reorg, votes this oracle saw mined may be gone: a confirmed vote with
+        its signed transaction goes back to ``sent`` (the scheduler looks for its receipt and
+        re-broadcasts the same bytes if the chain lost it); one confirmed only by asking the
+        chain (no transaction of ours) is forgotten, so the scheduler asks again. Returns how
+        many proposals were reopened."""
+        cur = self.conn.execute(
+            "UPDATE proposals SET state = 'sent', note = 'reorg: re-checking the vote', "
+            "updated_at = ? WHERE state = 'confirmed' AND tx_hash IS NOT NULL AND task_id NOT IN "
+            "(SELECT task_id FROM committee_events WHERE kind = 'finalized')",
+            (time.time(),),
+        )
+        reopened = int(cur.rowcount)
+        cur = self.conn.execute(
+            "DELETE FROM proposals WHERE state = 'confirmed' AND tx_hash IS NULL AND task_id "
+            "NOT IN (SELECT task_id FROM committee_events WHERE kind = 'finalized')"
+        )
+        return reopened + int(cur.rowcount)
+
     # -- chain data
 
     def task(self, task_id: int) -> TaskRow | None:
@@ -471,6 +529,10 @@ class Tx:
         )
         return None if row is None else RevealRow(**dict(row))
 
+    def reveal_count(self, task_id: int) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM reveals WHERE task_id = ?", task_id)
+        return 0 if row is None else int(row["n"])
+
     def reveals(self, task_id: int) -> list[RevealRow]:
         rows = self._all("SELECT * FROM reveals WHERE task_id = ? ORDER BY annotator", task_id)
         return [RevealRow(**dict(r)) for r in rows]
@@ -548,7 +610,8 @@ class Tx:
 
     def add_report(self, r: ReportRow) -> None:
         self.conn.execute(
-            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # REPLACE: a round scored again (after a reorg re-opened its proposal) replaces it.
+            "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.task_id,
                 r.round,
@@ -697,18 +760,67 @@ class Store:
         finally:
             conn.execute("ROLLBACK")
 
-    def bind(self, chain_id: int, escrow: str) -> None:
-        """Tie the database to one deployment, or refuse one made for another."""
+    def bind(self, chain_id: int, escrow: str, genesis_hash: str | None = None) -> str | None:
+        """Tie the database to one deployment on one chain.
+
+        Returns None when the database is this chain's (or new), else what differs: the chain
+        was reset or the RPC serves another chain (the chain id or genesis block differs). The
+        caller then stops acting on the stored state, or archives it (:meth:`archive`). Another
+        escrow on the same chain is a configuration mistake: StoreError.
+        """
         with self.write() as tx:
-            known = (tx.meta("chain_id"), tx.meta("escrow"))
-            if known == (None, None):
+            known = (tx.meta("chain_id"), tx.meta("escrow"), tx.meta("genesis_hash"))
+            if known == (None, None, None):
                 tx.set_meta("chain_id", str(chain_id))
                 tx.set_meta("escrow", escrow)
-            elif known != (str(chain_id), escrow):
+                if genesis_hash is not None:
+                    tx.set_meta("genesis_hash", genesis_hash)
+                return None
+            chain_known, escrow_known, genesis_known = known
+            if genesis_known is None and genesis_hash is not None:
+                # A database from before genesis hashes were recorded: it adopts this chain's.
+                tx.set_meta("genesis_hash", genesis_hash)
+                genesis_known = genesis_hash
+            if chain_known != str(chain_id) or (
+                genesis_hash is not None and genesis_known != genesis_hash
+            ):
+                return (
+                    f"{self.path} belongs to chain {chain_known} with genesis block "
+                    f"{genesis_known}, the RPC serves chain {chain_id} with genesis block "
+                    f"{genesis_hash}"
+                )
+            if escrow_known != escrow:
                 raise StoreError(
-                    f"{self.path} belongs to escrow {known[1]} on chain {known[0]}, not "
+                    f"{self.path} belongs to escrow {escrow_known} on chain {chain_known}, not "
                     f"{escrow} on chain {chain_id}: use another data directory"
                 )
+            return None
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """(chain id, genesis hash) the database was bound to."""
+        with self.read() as tx:
+            return tx.meta("chain_id"), tx.meta("genesis_hash")
+
+    def archive(self) -> Path:
+        """Move the database (and its WAL files) to ``archive/`` next to it; returns the new
+        path of the main file. The store must not be used afterwards."""
+        chain_id, genesis = self.identity()
+        self.close()
+        folder = self.path.parent / "archive"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        tag = f"chain{chain_id}-{(genesis or '0x')[2:10] or 'unknown'}-{stamp}"
+        target = folder / f"{self.path.stem}-{tag}{self.path.suffix}"
+        n = 1
+        while target.exists():
+            target = folder / f"{self.path.stem}-{tag}-{n}{self.path.suffix}"
+            n += 1
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(target.with_name(target.name + suffix))
+        self.path.rename(target)
+        return target
 
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
