@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
+from web3.exceptions import BlockNotFound
 
 log = logging.getLogger("labelproof.oracle.health")
 
@@ -28,18 +29,30 @@ HEAD_MAX_AGE = 2.0
 
 @dataclass(frozen=True)
 class ChainIdentity:
-    """Which chain a database belongs to: the chain id alone does not tell a reset devnet."""
+    """Which chain a database belongs to. The chain id alone does not tell a reset devnet, nor
+    does the genesis block (``anvil_reset`` keeps it): the hash of the anchor block (the
+    oracle's start block, where the escrow was deployed) does."""
 
     chain_id: int
     genesis_hash: str
+    anchor: str  # "<block number>:<hash>", "<block number>:missing" if the chain is shorter
 
     def describe(self) -> str:
-        return f"chain {self.chain_id} with genesis block {self.genesis_hash}"
+        return (
+            f"chain {self.chain_id} (genesis {self.genesis_hash[:18]}..., block "
+            f"{self.anchor.split(':')[0]} {self.anchor.split(':')[1][:18]}...)"
+        )
 
 
-def read_identity(w3: Web3) -> ChainIdentity:
+def read_identity(w3: Web3, anchor_block: int) -> ChainIdentity:
     genesis = w3.eth.get_block(0)
-    return ChainIdentity(int(w3.eth.chain_id), "0x" + bytes(genesis["hash"]).hex())
+    try:
+        anchor = "0x" + bytes(w3.eth.get_block(anchor_block)["hash"]).hex()
+    except BlockNotFound:
+        anchor = "missing"
+    return ChainIdentity(
+        int(w3.eth.chain_id), "0x" + bytes(genesis["hash"]).hex(), f"{anchor_block}:{anchor}"
+    )
 
 
 @dataclass
@@ -112,7 +125,8 @@ class HealthMonitor:
             block = self.w3.eth.get_block("latest")
             s.head = Head(int(block["number"]), int(block["timestamp"]), time.monotonic())
             if s.identity is not None and self._probes % self.identity_every == 0:
-                found = read_identity(self.w3)
+                anchor_block = int(s.identity.anchor.split(":")[0])
+                found = read_identity(self.w3, anchor_block)
                 if found != s.identity and s.stale_reason is None:
                     s.stale_reason = stale_message(s.identity, found, self.archive_hint)
                     log.error("%s", s.stale_reason)
@@ -133,7 +147,7 @@ class HealthMonitor:
 
 def stale_message(stored: ChainIdentity, found: ChainIdentity, archive_hint: str) -> str:
     what = (
-        "the chain was reset (same chain id, new genesis block)"
+        "the chain was reset (same chain id, other blocks)"
         if stored.chain_id == found.chain_id
         else "the RPC serves another chain"
     )
@@ -176,6 +190,7 @@ def report(
         "reorgs": s.reorgs,
         "last_reorg": s.last_reorg,
         "genesis_hash": None if s.identity is None else s.identity.genesis_hash,
+        "anchor_block": None if s.identity is None else s.identity.anchor,
         "acting": s.acting,
     }
     return state, down + degraded, details

@@ -176,18 +176,21 @@ class OracleService:
             _web3(config.rpc_url, config.api_rpc_timeout), escrow, deployment
         )
         self.status = ServiceStatus()
-        identity = read_identity(self.loop_chain.w3)
+        start = config.start_block
+        if start is None:
+            start = deployment.block if deployment is not None else 0
+        identity = read_identity(self.loop_chain.w3, start)
         self.store = Store(config.database_url())
-        stale = self.store.bind(identity.chain_id, escrow, identity.genesis_hash)
+        stale = self._bind(escrow, identity)
         if stale is not None and config.archive_stale_state:
             moved = self.store.archive()
             log.warning("%s: archived the old database to %s; starting fresh", stale, moved)
             self.store = Store(config.database_url())
-            stale = self.store.bind(identity.chain_id, escrow, identity.genesis_hash)
+            stale = self._bind(escrow, identity)
         self.status.identity = identity
         if stale is not None:
-            chain_id, genesis = self.store.identity()
-            stored = ChainIdentity(int(chain_id or 0), genesis or "unknown")
+            chain_id, genesis, anchor = self.store.identity()
+            stored = ChainIdentity(int(chain_id or 0), genesis or "unknown", anchor or "0:unknown")
             # Stay up (and say why on /health), but never act on another chain's state.
             self.status.identity = stored
             self.status.stale_reason = stale_message(stored, identity, ARCHIVE_FLAG)
@@ -199,9 +202,6 @@ class OracleService:
             timeout=config.probe_timeout,
             archive_hint=ARCHIVE_FLAG,
         )
-        start = config.start_block
-        if start is None:
-            start = deployment.block if deployment is not None else 0
         self.follower = Follower(
             self.loop_chain,
             self.store,
@@ -240,6 +240,9 @@ class OracleService:
                 self.loop_chain.committee.address,
                 current,
             )
+
+    def _bind(self, escrow: str, identity: ChainIdentity) -> str | None:
+        return self.store.bind(identity.chain_id, escrow, identity.genesis_hash, identity.anchor)
 
     def run_once(self) -> None:
         """One tick: store new confirmed events, then score and propose what is due; nothing

@@ -760,51 +760,55 @@ class Store:
         finally:
             conn.execute("ROLLBACK")
 
-    def bind(self, chain_id: int, escrow: str, genesis_hash: str | None = None) -> str | None:
-        """Tie the database to one deployment on one chain.
+    def bind(
+        self,
+        chain_id: int,
+        escrow: str,
+        genesis_hash: str | None = None,
+        anchor: str | None = None,
+    ) -> str | None:
+        """Tie the database to one deployment on one chain: its id, genesis block hash and the
+        hash of an anchor block (``"<number>:<hash>"``, the oracle's start block).
 
         Returns None when the database is this chain's (or new), else what differs: the chain
-        was reset or the RPC serves another chain (the chain id or genesis block differs). The
-        caller then stops acting on the stored state, or archives it (:meth:`archive`). Another
-        escrow on the same chain is a configuration mistake: StoreError.
+        was reset or the RPC serves another chain. The caller then stops acting on the stored
+        state, or archives it (:meth:`archive`). Another escrow on the same chain is a
+        configuration mistake: StoreError.
         """
+        found = {"chain_id": str(chain_id), "genesis_hash": genesis_hash, "anchor": anchor}
         with self.write() as tx:
-            known = (tx.meta("chain_id"), tx.meta("escrow"), tx.meta("genesis_hash"))
-            if known == (None, None, None):
-                tx.set_meta("chain_id", str(chain_id))
+            known = {key: tx.meta(key) for key in found}
+            escrow_known = tx.meta("escrow")
+            if escrow_known is None and known["chain_id"] is None:
                 tx.set_meta("escrow", escrow)
-                if genesis_hash is not None:
-                    tx.set_meta("genesis_hash", genesis_hash)
-                return None
-            chain_known, escrow_known, genesis_known = known
-            if genesis_known is None and genesis_hash is not None:
-                # A database from before genesis hashes were recorded: it adopts this chain's.
-                tx.set_meta("genesis_hash", genesis_hash)
-                genesis_known = genesis_hash
-            if chain_known != str(chain_id) or (
-                genesis_hash is not None and genesis_known != genesis_hash
-            ):
+            for key, value in found.items():
+                # A database from before a key was recorded adopts this chain's value.
+                if known[key] is None and value is not None:
+                    tx.set_meta(key, value)
+                    known[key] = value
+            differs = [k for k, v in found.items() if v is not None and known[k] != v]
+            if differs:
                 return (
-                    f"{self.path} belongs to chain {chain_known} with genesis block "
-                    f"{genesis_known}, the RPC serves chain {chain_id} with genesis block "
-                    f"{genesis_hash}"
+                    f"{self.path} belongs to chain {known['chain_id']} (genesis "
+                    f"{known['genesis_hash']}, block {known['anchor']}), the RPC serves chain "
+                    f"{chain_id} (genesis {genesis_hash}, block {anchor})"
                 )
-            if escrow_known != escrow:
+            if escrow_known is not None and escrow_known != escrow:
                 raise StoreError(
-                    f"{self.path} belongs to escrow {escrow_known} on chain {chain_known}, not "
-                    f"{escrow} on chain {chain_id}: use another data directory"
+                    f"{self.path} belongs to escrow {escrow_known} on chain {chain_id}, not "
+                    f"{escrow}: use another data directory"
                 )
             return None
 
-    def identity(self) -> tuple[str | None, str | None]:
-        """(chain id, genesis hash) the database was bound to."""
+    def identity(self) -> tuple[str | None, str | None, str | None]:
+        """(chain id, genesis hash, anchor) the database was bound to."""
         with self.read() as tx:
-            return tx.meta("chain_id"), tx.meta("genesis_hash")
+            return tx.meta("chain_id"), tx.meta("genesis_hash"), tx.meta("anchor")
 
     def archive(self) -> Path:
         """Move the database (and its WAL files) to ``archive/`` next to it; returns the new
         path of the main file. The store must not be used afterwards."""
-        chain_id, genesis = self.identity()
+        chain_id, genesis, _ = self.identity()
         self.close()
         folder = self.path.parent / "archive"
         folder.mkdir(parents=True, exist_ok=True)
