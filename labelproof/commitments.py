@@ -9,6 +9,7 @@ leaves (sorted-pair hashing, as OpenZeppelin's MerkleProof verifies) plus the it
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -88,6 +89,32 @@ def annotation_leaf(
     )
 
 
+def annotation_leaves(
+    chain_id: int,
+    escrow: str,
+    task_id: int,
+    annotator: str,
+    labelled: Iterable[tuple[str, str, bytes]],
+) -> list[bytes]:
+    """:func:`annotation_leaf` of every (item, label, salt) of one annotator, the words they
+    share encoded once (a reveal has a handful of distinct labels for many items)."""
+    head = chain_id.to_bytes(32, "big") + _address_word(escrow) + task_id.to_bytes(32, "big")
+    who = _address_word(annotator)
+    tails: dict[str, bytes] = {}  # label -> abi.encode's length word, bytes and padding
+    leaves = []
+    for item, label, salt in labelled:
+        if len(salt) != 32:
+            raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
+        tail = tails.get(label)
+        if tail is None:
+            text = label.encode("utf-8")
+            tail = len(text).to_bytes(32, "big") + text + bytes(-len(text) % 32)
+            tails[label] = tail
+        hashed_label = _keccak_256(_STRING_OFFSET + salt + tail).digest()
+        leaves.append(_keccak_256(head + item_key(item) + who + hashed_label).digest())
+    return leaves
+
+
 def _hash_pair(a: bytes, b: bytes) -> bytes:
     return _keccak(a + b) if a < b else _keccak(b + a)
 
@@ -98,8 +125,12 @@ def annotation_root(leaves: list[bytes]) -> bytes:
     if not leaves:
         raise ValueError("an annotator's root needs at least one leaf")
     level = sorted(leaves)
+    k = _keccak_256
     while len(level) > 1:
-        nxt = [_hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        nxt = [
+            k(a + b).digest() if a < b else k(b + a).digest()
+            for a, b in zip(level[0::2], level[1::2], strict=False)
+        ]
         if len(level) % 2:
             nxt.append(level[-1])  # an odd node moves up unchanged
         level = nxt

@@ -86,7 +86,7 @@ from labelproof.oracle.records import (
     reveal_document,
     reveal_root,
 )
-from labelproof.oracle.store import GoldRow, RevealRow, Store, TaskRow
+from labelproof.oracle.store import GoldRow, RevealRow, Store, TaskRow, Tx
 from labelproof.scoring import SCORING_VERSION
 from labelproof.spec import (
     SpecError,
@@ -587,7 +587,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         doc = reveal_document(chain_id, escrow, task_id, annotator, version, root, labels)
         doc_bytes = canonical_json(doc)
         receipt = receipt_of(doc_bytes)
-        with ctx.store.write() as tx:
+
+        def store(tx: Tx) -> tuple[int, dict[str, Any]]:
             if tx.state(task_id).sealed_at is not None:
                 raise ApiError(
                     409, f"the reveal window of task {task_id} is closed: reveals are sealed"
@@ -608,7 +609,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     stored_at=time.time(),
                 )
                 tx.put_reveal(row)
-            elif (
+                return 201, _receipt_body(row, duplicate=False)
+            if (
                 existing is not None
                 and json.loads(existing.reveal_json)["labels"] != (doc["labels"])
             ):
@@ -618,21 +620,23 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     f"{task_id} (receipt {existing.receipt}, attestation version "
                     f"{existing.version}); a new reveal must match a newer attestation",
                 )
-            else:
-                detail = (
-                    "it has no attestation"
-                    if version == 0
-                    else f"its attestation (version {version}) commits to another root or "
-                    "item count"
-                )
-                raise ApiError(
-                    422,
-                    f"reveal does not match annotator {annotator}'s on-chain commitment for "
-                    f"task {task_id}: the labels and salts give root 0x{root.hex()} over "
-                    f"{len(labels)} items, but {detail}",
-                )
-        log.debug("task %d: reveal by %s stored (receipt %s)", task_id, annotator, receipt)
-        return 201, _receipt_body(row, duplicate=False)
+            detail = (
+                "it has no attestation"
+                if version == 0
+                else f"its attestation (version {version}) commits to another root or item count"
+            )
+            raise ApiError(
+                422,
+                f"reveal does not match annotator {annotator}'s on-chain commitment for "
+                f"task {task_id}: the labels and salts give root 0x{root.hex()} over "
+                f"{len(labels)} items, but {detail}",
+            )
+
+        # Committed with the reveals that arrive meanwhile: one fsync for many receipts.
+        status, receipt_body = ctx.store.group_write(store)
+        if status == 201:
+            log.debug("task %d: reveal by %s stored (receipt %s)", task_id, annotator, receipt)
+        return status, receipt_body
 
     @app.post(
         "/tasks/{task_id}/gold",

@@ -27,7 +27,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
-from labelproof.commitments import annotation_leaf, annotation_root
+from labelproof.commitments import annotation_leaves, annotation_root
 from labelproof.spec import canonical_json
 
 REVEAL_FORMAT = "labelproof-reveal/1"
@@ -96,10 +96,9 @@ def reveal_root(
     chain_id: int, escrow: str, task_id: int, annotator: str, labels: list[RevealedLabel]
 ) -> bytes:
     """The annotation root the annotator must have attested to for these labels."""
-    leaves = [
-        annotation_leaf(chain_id, escrow, task_id, x.item, annotator, x.label, x.salt)
-        for x in labels
-    ]
+    leaves = annotation_leaves(
+        chain_id, escrow, task_id, annotator, ((x.item, x.label, x.salt) for x in labels)
+    )
     return annotation_root(leaves)
 
 

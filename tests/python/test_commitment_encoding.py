@@ -8,7 +8,7 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelproof.commitments import annotation_leaf, item_key, label_hash
+from labelproof.commitments import annotation_leaf, annotation_leaves, item_key, label_hash
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: to_checksum_address(b))
 texts = st.text(min_size=0, max_size=80)
@@ -40,3 +40,5 @@ def test_leaf_matches_abi_encode(
     # lower-case addresses are the same address
     lower = annotation_leaf(chain_id, escrow.lower(), task_id, item, annotator.lower(), label, salt)
     assert lower == expected
+    leaves = annotation_leaves(chain_id, escrow, task_id, annotator, [(item, label, salt)] * 2)
+    assert leaves == [expected, expected]
