@@ -299,6 +299,8 @@ class Gate:
 
     * the oracle stopped acting (its database belongs to another chain): 503 with the reason,
       except ``/health``;
+    * a submission while the health probe finds the RPC down: 503 with ``Retry-After`` at
+      once (it could not be checked against the chain);
     * more than ``max_inflight`` requests in hand: 429 with ``Retry-After`` (back-pressure
       instead of a queue of seconds; ``/health`` is never refused);
     * then the body limit and timeout (:class:`BodyLimit`: 413, 408).
@@ -317,6 +319,18 @@ class Gate:
         stale = self.ctx.status.stale_reason
         if stale is not None and scope.get("path", "").startswith(("/tasks", "/bundles")):
             await _reply(send, 503, stale)
+            return
+        status = self.ctx.status
+        if scope.get("method") == "POST" and status.rpc_down():
+            # Every submission is checked against the chain: answer now, not after a timeout.
+            await _reply(
+                send,
+                503,
+                f"the chain's RPC endpoint has not answered the last {status.probe_failures} "
+                f"probes ({status.probe_error}); nothing was stored: try again in "
+                f"{RETRY_AFTER_RPC} s",
+                retry_after=RETRY_AFTER_RPC,
+            )
             return
         if self.inflight >= self.ctx.max_inflight:
             await _reply(

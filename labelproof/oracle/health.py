@@ -110,7 +110,12 @@ class HealthMonitor:
         identity_every: int = 3,
         archive_hint: str = "--archive-stale-state",
     ) -> None:
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        # No retries: one probe is one request, answered or failed within `timeout`.
+        self.w3 = Web3(
+            Web3.HTTPProvider(
+                rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+            )
+        )
         self.status = status
         self.interval = interval
         self.identity_every = identity_every

@@ -172,8 +172,9 @@ class OracleService:
         # Separate web3 clients for the API's worker threads and the loop thread: neither
         # waits on the other's HTTP connection.
         self.loop_chain = OracleChain(_web3(config.rpc_url), escrow, deployment)
+        # The API's client does not retry: a client waits api_rpc_timeout at most, then 503.
         self.api_chain = OracleChain(
-            _web3(config.rpc_url, config.api_rpc_timeout), escrow, deployment
+            _web3(config.rpc_url, config.api_rpc_timeout, retry=False), escrow, deployment
         )
         self.status = ServiceStatus()
         start = config.start_block
@@ -301,8 +302,14 @@ class OracleService:
             worker.join(timeout=30)
 
 
-def _web3(url: str, timeout: float = 30.0) -> Web3:
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+def _web3(url: str, timeout: float = 30.0, *, retry: bool = True) -> Web3:
+    if retry:  # web3's default: a few retries with backoff on connection errors
+        return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    return Web3(
+        Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+    )
 
 
 def serve(config: OracleConfig) -> None:
