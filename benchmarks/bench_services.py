@@ -486,7 +486,12 @@ def measure(
     try:
         oracle.wait_synced()
         spec_body = bodies.with_name("intake-spec.json").read_bytes()
-        r = requests.post(f"{oracle.url}/tasks/{task_id}/spec", data=spec_body, timeout=60)
+        r = requests.post(
+            f"{oracle.url}/tasks/{task_id}/spec",
+            data=spec_body,
+            headers={"content-type": "application/json"},
+            timeout=60,
+        )
         assert r.status_code in (200, 201), r.text
         half = pool // 2
         out["two_clients"] = intake_run(oracle, task_id, bodies, 0, 1, seconds)
@@ -520,9 +525,9 @@ def main() -> None:
     parser.add_argument("--before-ref", default="main")
     parser.add_argument("--skip-before", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--seconds", type=float, default=4.0, help="per intake run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per intake run")
     parser.add_argument("--annotators", type=int, default=15_000, help="scoring task")
-    parser.add_argument("--intake-pool", type=int, default=10_000)
+    parser.add_argument("--intake-pool", type=int, default=8_000)
     args = parser.parse_args()
     if args.quick:
         args.annotators, args.intake_pool, args.seconds = 300, 600, 1.0

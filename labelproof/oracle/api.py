@@ -17,7 +17,11 @@ changes nothing. Errors are JSON ``{"error": "<one line saying what is wrong>"}`
 
 Status codes:
 
-* 201 stored; 200 the same submission again (idempotent: same receipt, nothing written).
+* 201 stored; 200 the same submission again (idempotent: same receipt, nothing written);
+  202 one part of a reveal sent in parts stored (``"part": {"index": i, "count": n}``, each
+  part within the body limit, any order; a part sent again replaces itself); the request
+  bringing the last part is checked and answered as a whole reveal (201, or a refusal, after
+  which the parts are discarded and the reveal starts over).
 * 400 malformed JSON; 413 body larger than ``max_body_bytes`` (checked on the raw bytes,
   before any parsing); 422 well-formed but invalid: a field of the wrong type or shape, a bad
   address or salt, an item or label outside the task's spec, a reveal that does not match the
@@ -110,6 +114,8 @@ __all__ = ["ApiContext", "ApiError", "ServiceStatus", "build_asgi", "create_app"
 
 # SQLite stores signed 64-bit integers: a larger task id cannot name a task this oracle holds.
 MAX_TASK_ID = 2**63 - 1
+# A reveal may come in at most this many parts (each within the body limit).
+MAX_PARTS = 10_000
 # Seconds a client is told to wait after a 429 (too busy) or a 503 (RPC trouble).
 RETRY_AFTER_BUSY = 1
 RETRY_AFTER_RPC = 5
@@ -169,10 +175,20 @@ class LabelIn(BaseModel):
     salt: str = Field(description="0x followed by 64 hex digits: the 32-byte leaf salt")
 
 
+class PartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    index: int = Field(ge=0, description="this part's number, from 0")
+    count: int = Field(ge=1, le=MAX_PARTS, description="how many parts the reveal has")
+
+
 class RevealIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     annotator: str = Field(description="the annotator's address (0x...)")
     labels: list[LabelIn] = Field(min_length=1)
+    part: PartIn | None = Field(
+        default=None,
+        description="for a reveal larger than the body limit: which part of how many this is",
+    )
 
 
 class GoldIn(BaseModel):
@@ -567,13 +583,57 @@ def create_app(ctx: ApiContext) -> FastAPI:
         status, payload = await run_in_threadpool(store_reveal, task_id, body)
         return JSONResponse(payload, status_code=status)
 
+    def stage_part(
+        task_id: int, annotator: str, part: PartIn, entries: list[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]] | dict[str, Any]:
+        """Keep one part of a reveal; all of its labels once every part is in, else what is
+        still missing."""
+        if part.index >= part.count:
+            raise ApiError(422, f"invalid reveal: part.index {part.index} >= part.count")
+
+        def stage(tx: Tx) -> list[tuple[str, str, str]] | dict[str, Any]:
+            if tx.state(task_id).sealed_at is not None:
+                raise ApiError(
+                    409, f"the reveal window of task {task_id} is closed: reveals are sealed"
+                )
+            counts = tx.part_counts(task_id, annotator)
+            if counts and counts != {part.count}:
+                raise ApiError(
+                    422,
+                    f"invalid reveal: part.count {part.count} differs from the {counts.pop()} "
+                    f"parts of the reveal by {annotator} already begun",
+                )
+            tx.put_part(task_id, annotator, part.count, part.index, json.dumps(entries))
+            received = tx.part_indexes(task_id, annotator)
+            if len(received) < part.count:
+                missing = [n for n in range(part.count) if n not in received][:20]
+                return {
+                    "task_id": task_id,
+                    "annotator": annotator,
+                    "received": len(received),
+                    "count": part.count,
+                    "missing": missing,
+                }
+            return [
+                tuple(e)
+                for n in range(part.count)
+                for e in json.loads(tx.part(task_id, annotator, n))
+            ]  # type: ignore[misc]
+
+        return ctx.store.group_write(stage)
+
+    def clear_parts(task_id: int, annotator: str) -> None:
+        with ctx.store.write() as tx:
+            tx.clear_parts(task_id, annotator)
+
     def store_reveal(task_id: int, body: RevealIn) -> tuple[int, dict[str, Any]]:
         load_task(task_id)
         if not is_address(body.annotator):
             raise ApiError(422, f"annotator {body.annotator!r} is not an address")
         annotator = to_checksum_address(body.annotator)
+        entries = [(x.item, x.label, x.salt) for x in body.labels]
         try:
-            labels = parse_labels([(x.item, x.label, x.salt) for x in body.labels])
+            labels = parse_labels(entries)
         except RevealError as exc:
             raise ApiError(422, f"invalid reveal: {exc}") from None
         spec, items, allowed = load_spec(task_id)
@@ -593,6 +653,17 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 f"the reveal window of task {task_id} closed at {reveal_deadline} "
                 f"(chain time is {now})",
             )
+        if body.part is not None:
+            assembled = stage_part(task_id, annotator, body.part, entries)
+            if isinstance(assembled, dict):
+                return 202, assembled  # parts still missing
+            try:
+                labels = parse_labels(assembled)
+            except RevealError as exc:
+                clear_parts(task_id, annotator)
+                raise ApiError(
+                    422, f"invalid reveal (assembled from its parts, now discarded): {exc}"
+                ) from None
         chain_id, escrow = ctx.chain.chain_id, ctx.chain.escrow.address
         root = reveal_root(chain_id, escrow, task_id, annotator, labels)
         # One read gives the commitment and its version, so the version is the one the root
@@ -623,6 +694,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     stored_at=time.time(),
                 )
                 tx.put_reveal(row)
+                tx.clear_parts(task_id, annotator)
                 return 201, _receipt_body(row, duplicate=False)
             if (
                 existing is not None
@@ -647,7 +719,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
             )
 
         # Committed with the reveals that arrive meanwhile: one fsync for many receipts.
-        status, receipt_body = ctx.store.group_write(store)
+        try:
+            status, receipt_body = ctx.store.group_write(store)
+        except ApiError:
+            if body.part is not None:
+                clear_parts(task_id, annotator)  # a refused assembly starts over
+            raise
         if status == 201:
             log.debug("task %d: reveal by %s stored (receipt %s)", task_id, annotator, receipt)
         return status, receipt_body

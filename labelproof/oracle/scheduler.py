@@ -43,6 +43,9 @@ Exactly once, whatever point a crash (or ``kill -9``) hits:
 One signed proposal is in flight at a time (the scheduler resolves every ``sent`` row before
 signing a new one), so nonces never collide.
 
+Priority: the tasks due in a tick are scored smallest first (by labels revealed), so a small
+task never waits behind a large one that fell due at the same time.
+
 Deadlines: a *first* proposal must become pending by the oracle deadline (reveal deadline +
 oracle timeout), or the requester takes the budget back; once one has been pending there is no
 deadline any more, and the oracle proposes in every new round however late.
@@ -299,7 +302,10 @@ class Scheduler:
 
     def tick(self) -> None:
         with self.store.read() as tx:
-            tasks = tx.tasks()
+            # Smallest first (labels revealed): a small task due at the same time as a big one
+            # is scored and proposed before it, not after.
+            sizes = tx.revealed_labels()
+            tasks = sorted(tx.tasks(), key=lambda t: (sizes.get(t.task_id, 0), t.task_id))
             in_flight = [p for p in tx.proposals() if p.state == "sent"]
         for p in in_flight:
             self._resolve(p)

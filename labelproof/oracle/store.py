@@ -20,6 +20,8 @@ Tables:
   deadlines move when the requester closes it early (``TaskClosedEarly``).
 * ``specs``, ``reveals``, ``gold``: what requesters and annotators gave the oracle, each
   checked against the chain before it is stored.
+* ``reveal_parts``: the parts of a reveal sent in parts (each within the body limit), kept
+  until the last one arrives and the whole reveal is checked.
 * ``task_state``: the oracle's own per-task state: when the reveals were sealed for scoring,
   the last note logged, which round an operator approved for proposing in although the
   scheduler would hold back (see scheduler.py).
@@ -125,6 +127,14 @@ CREATE TABLE IF NOT EXISTS reveals (
     receipt TEXT NOT NULL,
     stored_at REAL NOT NULL,
     PRIMARY KEY (task_id, annotator)
+);
+CREATE TABLE IF NOT EXISTS reveal_parts (
+    task_id INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    part_count INTEGER NOT NULL,
+    part_index INTEGER NOT NULL,
+    entries TEXT NOT NULL,
+    PRIMARY KEY (task_id, annotator, part_index)
 );
 CREATE TABLE IF NOT EXISTS gold (
     task_id INTEGER PRIMARY KEY,
@@ -535,6 +545,11 @@ class Tx:
         )
         return None if row is None else RevealRow(**dict(row))
 
+    def revealed_labels(self) -> dict[int, int]:
+        """task id -> labels revealed (the size of its scoring)."""
+        rows = self._all("SELECT task_id, SUM(item_count) AS n FROM reveals GROUP BY task_id")
+        return {int(r["task_id"]): int(r["n"]) for r in rows}
+
     def reveal_count(self, task_id: int) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM reveals WHERE task_id = ?", task_id)
         return 0 if row is None else int(row["n"])
@@ -556,6 +571,47 @@ class Tx:
                 r.receipt,
                 r.stored_at,
             ),
+        )
+
+    # -- reveals sent in parts (each within the body limit), until the last part arrives
+
+    def put_part(self, task_id: int, annotator: str, count: int, index: int, entries: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO reveal_parts VALUES (?, ?, ?, ?, ?)",
+            (task_id, annotator, count, index, entries),
+        )
+
+    def part_counts(self, task_id: int, annotator: str) -> set[int]:
+        rows = self._all(
+            "SELECT DISTINCT part_count FROM reveal_parts WHERE task_id = ? AND annotator = ?",
+            task_id,
+            annotator,
+        )
+        return {int(r["part_count"]) for r in rows}
+
+    def part_indexes(self, task_id: int, annotator: str) -> set[int]:
+        rows = self._all(
+            "SELECT part_index FROM reveal_parts WHERE task_id = ? AND annotator = ?",
+            task_id,
+            annotator,
+        )
+        return {int(r["part_index"]) for r in rows}
+
+    def part(self, task_id: int, annotator: str, index: int) -> str:
+        row = self._one(
+            "SELECT entries FROM reveal_parts WHERE task_id = ? AND annotator = ? "
+            "AND part_index = ?",
+            task_id,
+            annotator,
+            index,
+        )
+        if row is None:
+            raise StoreError(f"part {index} of {annotator}'s reveal of task {task_id} is missing")
+        return str(row["entries"])
+
+    def clear_parts(self, task_id: int, annotator: str) -> None:
+        self.conn.execute(
+            "DELETE FROM reveal_parts WHERE task_id = ? AND annotator = ?", (task_id, annotator)
         )
 
     def gold(self, task_id: int) -> GoldRow | None:

@@ -1392,8 +1392,8 @@ def test_hostile_inputs_are_4xx_with_a_reason(env: Env, oracles: tuple[Oracle, O
         "POST",
         f"/tasks/{tid}/spec",
         422,
-        "must be finite",
-        **raw(spec.replace('"gold_weight":1.0', '"gold_weight":NaN')),
+        "must be a finite number",
+        **raw(spec.replace('"gold_weight": 1.0', '"gold_weight": NaN')),
     )
     refused("POST", f"/tasks/{tid}/reveals", 422, "invalid request: body", json=[1, 2])
     refused("POST", f"/tasks/{tid}/spec", 422, "spec must be a JSON object", json=[1, 2])
@@ -1522,3 +1522,59 @@ def test_fuzz_the_api_no_5xx_no_change_on_refusal(env: Env, oracles: tuple[Oracl
     one()
     assert state["count"] >= FUZZ_REQUESTS
     assert {400, 404, 422} <= state["statuses"], state["statuses"]
+
+
+def test_a_reveal_larger_than_the_body_limit_comes_in_parts(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    """700 labels do not fit the 64 KiB body limit: sent whole, 413; sent in 4 parts (any
+    order, a part sent twice replacing itself), 202 until the last part, then the whole reveal
+    is checked and stored (201) with the receipt a one-piece reveal would get. A part count
+    that changes midway is refused; an assembly that does not match the attestation is
+    refused and its parts discarded."""
+    a, _ = oracles
+    task = make_task(env, seed=24, n_items=700, accuracies=(1.0, 0.9), gold_items=0)
+    tid = task.task_id
+    assert a.http.post(f"/tasks/{tid}/spec", json=task.spec_body()).status_code == 201
+    path = f"/tasks/{tid}/reveals"
+    good, bad = task.annotators
+    whole = good.body()
+    assert len(json.dumps(whole)) > MAX_BODY
+    assert a.http.post(path, json=whole).status_code == 413
+
+    def parts(body: dict[str, Any], count: int) -> list[dict[str, Any]]:
+        size = -(-len(body["labels"]) // count)
+        return [
+            {
+                "annotator": body["annotator"],
+                "labels": body["labels"][n * size : (n + 1) * size],
+                "part": {"index": n, "count": count},
+            }
+            for n in range(count)
+        ]
+
+    pieces = parts(whole, 4)
+    for n, expected_missing in ((2, [0, 1, 3]), (0, [1, 3]), (3, [1]), (0, [1])):
+        r = a.http.post(path, json=pieces[n])
+        assert r.status_code == 202, r.text
+        assert r.json()["missing"] == expected_missing and r.json()["count"] == 4
+    before = a.fingerprint()
+    r = a.http.post(path, json=pieces[1] | {"part": {"index": 1, "count": 5}})
+    assert r.status_code == 422 and "differs from the 4 parts" in r.json()["error"]
+    assert a.fingerprint() == before
+    done = a.http.post(path, json=pieces[1])
+    assert done.status_code == 201, done.text
+    assert done.json()["item_count"] == 700 and not done.json()["duplicate"]
+    assert a.fingerprint() != before
+
+    # -- an assembly that does not open the attestation: refused, its parts discarded
+    tampered = bad.body()
+    tampered["labels"][0]["label"] = _other(tampered["labels"][0]["label"])
+    bad_parts = parts(tampered, 2)
+    assert a.http.post(path, json=bad_parts[0]).status_code == 202
+    before = a.fingerprint()
+    r = a.http.post(path, json=bad_parts[1])
+    assert r.status_code == 422 and "reveal does not match" in r.json()["error"]
+    assert a.fingerprint() == before
+    again = a.http.post(path, json=parts(bad.body(), 2)[1])
+    assert again.status_code == 202 and again.json()["missing"] == [0]  # started over
