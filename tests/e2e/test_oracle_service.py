@@ -1578,3 +1578,31 @@ def test_a_reveal_larger_than_the_body_limit_comes_in_parts(
     assert a.fingerprint() == before
     again = a.http.post(path, json=parts(bad.body(), 2)[1])
     assert again.status_code == 202 and again.json()["missing"] == [0]  # started over
+
+
+def test_a_small_task_is_not_scored_behind_a_big_one(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    """Two tasks fall due in the same tick: the one with fewer labels revealed is scored and
+    voted on first, although the big one has the lower task id."""
+    a, _ = oracles
+    big = make_task(env, seed=25, n_items=60, gold_items=0)
+    small = make_task(env, seed=26, accuracies=(1.0,), gold_items=0)
+    assert big.task_id < small.task_id
+    for task in (big, small):
+        register_and_reveal(task, a)
+    env.node.time_travel(2 * DAY + 1)
+    votes = wait_for(
+        "A's votes on both tasks",
+        lambda: (
+            all(votes_in(env, t.task_id, 0) for t in (big, small))
+            and {t.task_id: votes_in(env, t.task_id, 0) for t in (big, small)}
+        ),
+        60,
+        a,
+    )
+    mined = {
+        tid: int(env.w3.eth.get_transaction_receipt(v[0]["tx"])["blockNumber"])
+        for tid, v in votes.items()
+    }
+    assert mined[small.task_id] < mined[big.task_id]
