@@ -1347,26 +1347,84 @@ def relay_serve(
     max_wait: Annotated[
         float, typer.Option(help="seconds the oldest attestation waits for a batch", min=0)
     ] = 5.0,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="sqlite:///path of the relayer's database (default: in the wallet's "
+            "data directory, one per chain)"
+        ),
+    ] = None,
+    stuck_after: Annotated[
+        float, typer.Option(help="seconds a batch may stay pending before its fee is raised")
+    ] = 60.0,
+    max_fee_cap_gwei: Annotated[
+        float | None, typer.Option(help="no fee raise goes above this max fee per gas (gwei)")
+    ] = None,
+    rate_per_address: Annotated[
+        float, typer.Option(help="attestations a minute one annotator may send", min=0.01)
+    ] = 30.0,
+    rate_per_task: Annotated[
+        float, typer.Option(help="attestations a minute one task may get", min=0.01)
+    ] = 6000.0,
+    task_gas_budget: Annotated[
+        int, typer.Option(help="gas the relayer spends at most per task", min=1)
+    ] = 200_000_000,
+    enrollment: Annotated[
+        str,
+        typer.Option(
+            help="open: any annotator; required: only those the task's requester "
+            "enrolled (PUT /tasks/{id}/enrollment)"
+        ),
+    ] = "open",
+    archive_stale_state: Annotated[
+        bool,
+        typer.Option(
+            help="if the database belongs to another chain (a reset), move it aside and start fresh"
+        ),
+    ] = False,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
     log_level: Annotated[str, typer.Option(help="uvicorn and relay log level")] = "info",
 ) -> None:
     """Take signed attestations over HTTP and submit them in batches (pays the gas)."""
-    from labelproof.relay import Relay, serve
+    from labelproof.relayer.__main__ import with_timeout
+    from labelproof.relayer.api import serve
+    from labelproof.relayer.service import Relay, RelayConfig
+    from labelproof.relayer.store import Store, StoreError
 
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    if enrollment not in ("open", "required"):
+        raise UsageError(f"--enrollment must be open or required, got {enrollment!r}")
     account = unlock(wallet_dir, wallet, password_file, lock=False)
-    chain = connect(rpc_url, deployments)
+    chain = with_timeout(connect(rpc_url, deployments), 5.0)
     if int(chain.w3.eth.get_balance(account.address)) == 0:
         raise UsageError(f"the relayer {account.address} has no ETH to pay for gas")
-    relay = Relay(chain, chain.signer(account), batch_size=batch_size, max_wait=max_wait)
+    if db is None:
+        path = wallet_store(wallet_dir).data_dir(wallet) / f"relayer-{chain.chain_id}.db"
+        db = f"sqlite:///{path.resolve()}"
+    config = RelayConfig(
+        batch_size=batch_size,
+        max_wait=max_wait,
+        stuck_after=stuck_after,
+        max_fee_cap=None if max_fee_cap_gwei is None else int(max_fee_cap_gwei * 10**9),
+        rate_per_address=rate_per_address,
+        rate_per_task=rate_per_task,
+        task_gas_budget=task_gas_budget,
+        enrollment=enrollment,
+    )
+    try:
+        relay = Relay(chain, account, Store(db), config, archive_stale_state=archive_stale_state)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     err.print(
         f"relaying for registry {chain.deployment.registry} on chain {chain.chain_id} from "
-        f"{account.address} at http://{host}:{port}",
+        f"{account.address} at http://{host}:{port} (state in {db})",
         highlight=False,
     )
+    if relay.stale:
+        err.print(f"[bold red]not relaying:[/] {relay.stale}", highlight=False)
     serve(relay, host, port, log_level)
 
 
