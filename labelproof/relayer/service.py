@@ -544,7 +544,10 @@ class Relay:
         if batch is None:
             return None
         for _ in range(3):
-            self._advance(batch)
+            try:
+                self._advance(batch)
+            except _Backoff:
+                break
             with self.store.read() as tx:
                 batch = tx.batch(batch.id)  # type: ignore[assignment]
             assert batch is not None

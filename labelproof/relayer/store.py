@@ -320,7 +320,10 @@ class Tx:
         self, batch_id: int, tx_hash: str, raw: str, max_fee: int, priority_fee: int, now: float
     ) -> None:
         self.conn.execute(
-            "INSERT OR IGNORE INTO batch_txs VALUES (?, ?, ?, ?, ?, ?)",
+            # The same bytes signed again (a batch re-formed after a reorg, same nonce and
+            # fees) belong to the newest batch.
+            "INSERT INTO batch_txs VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (tx_hash) DO UPDATE SET batch_id = excluded.batch_id",
             (tx_hash, batch_id, raw, max_fee, priority_fee, now),
         )
 

@@ -234,7 +234,8 @@ class RelayerProcess:
                 self.proc.wait()
 
     def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        text = self.log.read_text(errors="replace").splitlines()
+        return "\n".join([t for t in text if '" 200 OK' not in t][-lines:])
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """Read the relayer's database directly (the process may be dead)."""
