@@ -1166,6 +1166,21 @@ def annotate_commit(
         bool, typer.Option("--wait/--no-wait", help="wait until the relayer's batch is mined")
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the relayer")] = 120.0,
+    relay_patience: Annotated[
+        float,
+        typer.Option(
+            help="seconds of relayer trouble before the same signature is sent again (three "
+            "times as long before attesting directly)",
+            min=0.1,
+        ),
+    ] = 15.0,
+    fallback_direct: Annotated[
+        bool,
+        typer.Option(
+            "--fallback-direct/--no-fallback-direct",
+            help="if the relayer fails, attest directly when this wallet has ETH for gas",
+        ),
+    ] = True,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
@@ -1199,14 +1214,23 @@ def annotate_commit(
             relay=relay_service,
             wait=wait,
             wait_timeout=timeout,
+            relay_patience=relay_patience,
+            fallback_direct=fallback_direct,
             say=say,
         )
-    where = f"in {done.tx_hash}" if done.tx_hash else f"queued at the relayer as {done.relay_hash}"
+    if done.tx_hash:
+        where = f"in {done.tx_hash}"
+    elif done.confirmed:
+        where = "on chain"
+    else:
+        where = f"queued at the relayer as {done.relay_hash}"
     out.print(
         f"task {task}: {done.item_count} labels committed (root {done.root}, version "
         f"{done.version}, {done.via}) {where}",
         highlight=False,
     )
+    if done.note:
+        out.print(f"note: {done.note}", highlight=False)
     out.print(f"labels and salts kept in {done.record}: you need them to reveal", highlight=False)
 
 
