@@ -15,7 +15,7 @@ SOURCES := $(shell find contracts -name '*.sol')
 SLITHER_VENV := .venv-slither
 SLITHER_CHECK := $(BIN)/python tools/slither_check.py --slither $(SLITHER_VENV)/bin/slither
 
-.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring lint slither format clean
+.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring bench-services lint slither format clean
 
 setup: $(BIN)/.installed node_modules/.installed build/.compiled
 
@@ -69,6 +69,13 @@ bench-merkle: setup
 
 bench-scoring: setup
 	$(BIN)/python benchmarks/bench_scoring.py
+
+# The oracle service under load (reveal intake) and at scale (deadline to proposal, 1.5M
+# labels), this checkout against BEFORE_REF's code in the same run (ARGS=--skip-before: this
+# checkout only; ARGS=--quick: a small smoke run). About 15 minutes on 2 shared cores.
+BEFORE_REF ?= main
+bench-services: setup
+	$(BIN)/python benchmarks/bench_services.py --before-ref $(BEFORE_REF) $(ARGS)
 
 $(SLITHER_VENV)/bin/.installed: tools/slither-requirements.txt
 	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)

@@ -1,13 +1,16 @@
-"""Benchmark labelproof.merkle against @openzeppelin/merkle-tree on 100,000 payout leaves.
+"""Benchmark `labelproof merkle build` against @openzeppelin/merkle-tree, whole process each.
 
-Both sides get the very same input (seeded checksummed addresses, amounts as decimal strings,
-which is what a JSON payout file holds) and do the same work: build the tree and produce the
-proof of every value.  The JS run happens in the same invocation, in a node subprocess, and only
-its in-process build+proofs time is compared (node start-up and file I/O are reported apart).
-The outputs are then compared in full -- root, every proof and the complete standard-v1 dump --
-so the speed-up is only reported for byte-identical results.
+Both sides get the very same payout CSV (100,000 seeded checksummed addresses, amounts up to
+2**256) and do the same whole-process work: start, read the CSV, build the StandardMerkleTree,
+write the standard-v1 dump as ``JSON.stringify(dump, null, 2) + "\\n"`` (the bytes `merkle build`
+has always written). Ours is the installed ``labelproof`` command (the console script a user
+runs); JS is a node script on the pinned library. Each is timed as a subprocess, wall clock,
+best of ``--runs``; the CPU time (user + sys) of the best run is reported too, because this
+machine's 2 cores are shared and wall time carries other processes' load (the 1-minute load
+average is recorded before and after). The speed-up is reported only if the root and the dump
+bytes are identical.
 
-Run from anywhere:  python benchmarks/bench_merkle.py [--leaves N] [--seed S]
+Run from anywhere:  python benchmarks/bench_merkle.py [--leaves N] [--seed S] [--runs R]
 Writes benchmarks/results/merkle.json.
 """
 
@@ -15,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,122 +33,133 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from labelproof.merkle import StandardMerkleTree, to_checksum_address  # noqa: E402
+from labelproof.merkle import to_checksum_address  # noqa: E402
 
-ENCODING = ["address", "uint256"]
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "merkle.json"
 
-# Runs with cwd=REPO_ROOT so the bare import resolves to the pinned node_modules.  Proofs are
-# written one per line after the clock stops, so output cost does not count against JS.
-JS_BENCH = r"""
-import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+# Runs with cwd=REPO_ROOT so the bare import resolves to the pinned node_modules. A plain CSV
+# (header account,amount, one row a line) is what both sides read.
+JS_BUILD = r"""
+import { readFileSync, writeFileSync } from 'node:fs';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
-const [inputPath, proofsPath, dumpPath] = process.argv.slice(1);
-const input = JSON.parse(readFileSync(inputPath, 'utf8'));
-const t0 = performance.now();
-const tree = StandardMerkleTree.of(input.values, input.leafEncoding);
-const proofs = [];
-for (let i = 0; i < input.values.length; i++) proofs.push(tree.getProof(i));
-const seconds = (performance.now() - t0) / 1000;
-const fd = openSync(proofsPath, 'w');
-let chunk = '';
-for (const proof of proofs) {
-  chunk += proof.join(',') + '\n';
-  if (chunk.length > 1 << 20) { writeSync(fd, chunk); chunk = ''; }
+const [inputPath, outPath] = process.argv.slice(1);
+const lines = readFileSync(inputPath, 'utf8').split('\n');
+const values = [];
+for (let i = 1; i < lines.length; i++) {
+  const line = lines[i].trim();
+  if (line) values.push(line.split(','));
 }
-writeSync(fd, chunk);
-closeSync(fd);
-writeSync(openSync(dumpPath, 'w'), JSON.stringify(tree.dump()));
-process.stdout.write(JSON.stringify({ seconds, root: tree.root, node: process.version }));
+const tree = StandardMerkleTree.of(values, ['address', 'uint256']);
+writeFileSync(outPath, JSON.stringify(tree.dump(), null, 2) + '\n');
+process.stdout.write(tree.root);
 """
 
 
-def make_values(leaves: int, seed: int) -> list[list[str]]:
+def make_csv(path: Path, leaves: int, seed: int) -> None:
     rng = random.Random(seed)
-    values = []
+    rows = []
     for _ in range(leaves):
         address = to_checksum_address("0x" + rng.randbytes(20).hex())
         amount = rng.choice([rng.randrange(10**6), rng.randrange(10**24), rng.randrange(2**256)])
-        values.append([address, str(amount)])
-    return values
+        rows.append(f"{address},{amount}\n")
+    path.write_text("account,amount\n" + "".join(rows))
 
 
-def run_js(values: list[list[str]], workdir: Path) -> tuple[dict[str, Any], Path, Path, float]:
-    input_path = workdir / "input.json"
-    proofs_path = workdir / "js_proofs.txt"
-    dump_path = workdir / "js_dump.json"
-    input_path.write_text(json.dumps({"leafEncoding": ENCODING, "values": values}))
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + sys of the child) and stdout of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [
-            "node",
-            "--input-type=module",
-            "-e",
-            JS_BENCH,
-            str(input_path),
-            str(proofs_path),
-            str(dump_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"node benchmark failed:\n{done.stderr}")
-    return json.loads(done.stdout), proofs_path, dump_path, wall
+        raise SystemExit(f"{cmd[0]} failed:\n{done.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout
+
+
+def best(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+    results = [timed(cmd, env) for _ in range(runs)]
+    wall, cpu, stdout = min(results)
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "wall_s_runs": [round(r[0], 3) for r in results],
+        "stdout": stdout,
+    }
+
+
+def labelproof_command() -> list[str]:
+    script = Path(sys.executable).with_name("labelproof")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("labelproof")
+    return [found] if found else [sys.executable, "-m", "labelproof.cli"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leaves", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--runs", type=int, default=3, help="best of this many, each side")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of an older labelproof: also time its `merkle build` (same CSV)",
+    )
     args = parser.parse_args()
 
-    values = make_values(args.leaves, args.seed)
-
-    started = time.perf_counter()
-    tree = StandardMerkleTree.of(values, ENCODING)
-    proofs = tree.proofs()
-    python_seconds = time.perf_counter() - started
-
-    # The per-call API too, since callers serving one claim at a time use get_proof.
-    started = time.perf_counter()
-    single = [tree.get_proof(i) for i in range(len(values))]
-    get_proof_loop_seconds = time.perf_counter() - started
-
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_merkle_") as tmp:
-        js, proofs_path, dump_path, js_wall = run_js(values, Path(tmp))
-        same_root = js["root"] == tree.root
-        with proofs_path.open() as lines:
-            js_proofs = [line.rstrip("\n") for line in lines]
-        same_proofs = len(js_proofs) == len(proofs) and all(
-            js_line == ",".join(ours) for js_line, ours in zip(js_proofs, proofs, strict=True)
+        work = Path(tmp)
+        payouts = work / "payouts.csv"
+        make_csv(payouts, args.leaves, args.seed)
+        ours_out, js_out = work / "ours.json", work / "js.json"
+        build = ["merkle", "build", str(payouts), "--out", str(ours_out)]
+        ours = best([*labelproof_command(), *build], args.runs)
+        before = None
+        if args.before is not None:
+            env = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+            before = best([sys.executable, "-m", "labelproof.cli", *build], args.runs, env)
+            before.pop("stdout")
+            before["checkout"] = str(args.before)
+            ours = best([*labelproof_command(), *build], args.runs)  # rewrite our dump
+        js = best(
+            ["node", "--input-type=module", "-e", JS_BUILD, str(payouts), str(js_out)], args.runs
         )
-        same_proofs = same_proofs and single == proofs
-        ours_dump = json.dumps(tree.dump(), separators=(",", ":"), ensure_ascii=False)
-        same_dump = dump_path.read_text() == ours_dump
-
-    identical = same_root and same_proofs and same_dump
+        root = ours["stdout"].split()[1]
+        same_root = js["stdout"].strip() == root
+        same_dump = ours_out.read_bytes() == js_out.read_bytes()
+        dump_bytes = ours_out.stat().st_size
+    load_after = os.getloadavg()[0]
+    identical = same_root and same_dump
+    node_version = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     result = {
         "leaves": args.leaves,
-        "python_seconds": round(python_seconds, 3),
-        "js_seconds": round(js["seconds"], 3),
-        "speedup": round(js["seconds"] / python_seconds, 1),
+        "python_seconds": ours["wall_s"],
+        "js_seconds": js["wall_s"],
+        "speedup": round(js["wall_s"] / ours["wall_s"], 1) if identical else None,
+        "speedup_cpu": round(js["cpu_s"] / ours["cpu_s"], 1) if identical else None,
+        "goal_speedup": 20,
         "identical": identical,
         "details": {
             "seed": args.seed,
-            "root": tree.root,
+            "root": root,
             "same_root": same_root,
-            "same_proofs": same_proofs,
-            "same_dump_json": same_dump,
-            "python_work": "StandardMerkleTree.of + proofs()",
-            "python_get_proof_loop_seconds": round(get_proof_loop_seconds, 3),
-            "js_work": "StandardMerkleTree.of + getProof(i) for every i (in-process timer)",
-            "js_subprocess_wall_seconds": round(js_wall, 3),
-            "python": platform.python_version(),
-            "node": js["node"],
+            "same_dump_bytes": same_dump,
+            "dump_bytes": dump_bytes,
+            "work": "whole process: start, read the payout CSV, build, write the dump "
+            "(JSON.stringify(dump, null, 2) + newline)",
+            "python": {k: v for k, v in ours.items() if k != "stdout"},
+            "js": {k: v for k, v in js.items() if k != "stdout"},
+            "runs": args.runs,
+            "before": before,
+            "load_average_1m": {"before": load_before, "after": load_after},
+            "cores": os.cpu_count(),
+            "python_version": platform.python_version(),
+            "node": node_version,
             "machine": f"{platform.machine()}, {platform.system()}",
         },
     }

@@ -6,7 +6,7 @@ option, an unknown command) are one line too.
 
 Commands:
 
-* offline: ``score``, ``merkle build|proof``;
+* offline: ``score``, ``merkle build|proof``, ``import|export label-studio``;
 * services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``;
 * operators: ``deploy``;
 * everyone: ``wallet new|import|list|address|check`` (encrypted keystores, labelproof.wallet);
@@ -28,15 +28,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar, cast
 
 import typer
-from eth_utils import is_address, to_checksum_address
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labelproof.merkle import MerkleError, StandardMerkleTree, payout_tree
+from labelproof.merkle import MerkleError, StandardMerkleTree
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as click_exc
@@ -62,52 +61,16 @@ class UsageError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+def to_checksum_address(address: str) -> ChecksumAddress:
+    # eth_utils is imported on first use: it adds ~0.2 s to every command's start-up.
+    from eth_utils import to_checksum_address as checksum
+
+    return checksum(address)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def read_payouts_csv(path: Path) -> dict[str, int]:
-    """`account,amount` rows; amounts are integers in the token's smallest unit."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise UsageError(f"{path}: empty file, expected a header account,amount")
-    header = [h.strip().lower() for h in rows[0]]
-    if "account" not in header or "amount" not in header:
-        raise UsageError(f"{path}: row 1: header must contain account and amount, got {rows[0]}")
-    ia, im = header.index("account"), header.index("amount")
-    payouts: dict[str, int] = {}
-    seen: dict[str, int] = {}
-    for n, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) <= max(ia, im):
-            raise UsageError(f"{path}: row {n}: expected account and amount, got {row}")
-        account, amount = row[ia].strip(), row[im].strip()
-        try:
-            value = int(amount)
-        except ValueError:
-            raise UsageError(f"{path}: row {n}: amount {amount!r} is not an integer") from None
-        if not is_address(account):
-            raise UsageError(f"{path}: row {n}: {account!r} is not an address (0x + 40 hex)")
-        if value < 0 or value >= 2**256:
-            raise UsageError(f"{path}: row {n}: amount {value} is out of uint256 range")
-        key = account.lower()
-        if key in seen:
-            raise UsageError(f"{path}: row {n}: account {account} already on row {seen[key]}")
-        seen[key] = n
-        payouts[account] = value
-    if not payouts:
-        raise UsageError(f"{path}: no payout rows")
-    try:
-        payout_tree(payouts)  # validate here so the message can name the file
-    except MerkleError as exc:
-        raise UsageError(f"{path}: {exc}") from exc
-    return payouts
 
 
 @merkle_app.command("build")
@@ -116,12 +79,14 @@ def merkle_build(
     out_path: Annotated[Path, typer.Option("--out", help="where to write the tree (JSON)")],
 ) -> None:
     """Build the payout tree and write its standard-v1 dump (loads in @openzeppelin/merkle-tree)."""
+    from labelproof.payouts_csv import PayoutFileError, build_payout_tree
+
     try:
-        tree = payout_tree(read_payouts_csv(payouts))
-    except UsageError as exc:
+        tree = build_payout_tree(payouts)
+    except PayoutFileError as exc:
         fail(str(exc))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(tree.dump(), indent=2) + "\n")
+    out_path.write_text(tree.dump_text())
     total = sum(int(v[1]) for _, v in tree.entries())
     out.print(f"root {tree.root}  leaves {len(tree)}  total {total}  -> {out_path}")
 
@@ -165,13 +130,14 @@ METHOD_NAMES: dict[str, Literal["ds", "mv"]] = {"dawid-skene": "ds", "majority-v
 @app.command("score")
 def score_cmd(
     answers: Annotated[
-        Path, typer.Argument(help="CSV item,worker,label (or question,worker,answer)")
+        Path,
+        typer.Argument(help="CSV or Parquet item,worker,label (or question,worker,answer)"),
     ],
     out_dir: Annotated[
         Path, typer.Option("--out", help="directory for labels.csv, workers.csv, report.json")
     ],
     gold: Annotated[
-        Path | None, typer.Option("--gold", help="CSV item,label (or question,truth)")
+        Path | None, typer.Option("--gold", help="CSV or Parquet item,label (or question,truth)")
     ] = None,
     method: Annotated[str, typer.Option(help="dawid-skene or majority-vote")] = "dawid-skene",
     budget: Annotated[
@@ -183,10 +149,20 @@ def score_cmd(
             "--min-quality", help="quality below which a worker is not paid (default: chance level)"
         ),
     ] = None,
+    duplicates: Annotated[
+        str,
+        typer.Option(
+            "--duplicates",
+            help="a repeated (item, worker) answer: reject (the default), or keep the first or "
+            "the last one in file order",
+        ),
+    ] = "reject",
 ) -> None:
     """Infer labels, score every worker's quality and split the budget into integer payouts."""
-    from labelproof import scoring
+    from labelproof import inputs, scoring
 
+    if duplicates not in scoring.DUPLICATE_POLICIES:
+        fail(f"--duplicates must be one of reject, first, last, got {duplicates!r}")
     if method not in METHOD_NAMES:
         fail(f"--method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
     try:
@@ -204,7 +180,7 @@ def score_cmd(
         if not 0.0 <= min_q <= 1.0:
             fail(f"--min-quality must be between 0 and 1, got {min_q}")
     try:
-        answer_set = scoring.load_answers(answers)
+        answer_set = inputs.read_answers(answers)
         gold_set = scoring.load_gold(gold) if gold is not None else None
         result = scoring.score(
             answer_set,
@@ -212,6 +188,7 @@ def score_cmd(
             METHOD_NAMES[method],
             budget_int,
             min_q,
+            duplicates=cast(scoring.Duplicates, duplicates),
         )
     except scoring.ScoringInputError as exc:
         fail(str(exc))
@@ -260,6 +237,7 @@ def oracle_cmd(ctx: typer.Context) -> None:
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
 
     from labelproof.client import Chain, Service
     from labelproof.wallet import WalletStore
@@ -1166,6 +1144,21 @@ def annotate_commit(
         bool, typer.Option("--wait/--no-wait", help="wait until the relayer's batch is mined")
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the relayer")] = 120.0,
+    relay_patience: Annotated[
+        float,
+        typer.Option(
+            help="seconds of relayer trouble before the same signature is sent again (three "
+            "times as long before attesting directly)",
+            min=0.1,
+        ),
+    ] = 15.0,
+    fallback_direct: Annotated[
+        bool,
+        typer.Option(
+            "--fallback-direct/--no-fallback-direct",
+            help="if the relayer fails, attest directly when this wallet has ETH for gas",
+        ),
+    ] = True,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
@@ -1199,14 +1192,23 @@ def annotate_commit(
             relay=relay_service,
             wait=wait,
             wait_timeout=timeout,
+            relay_patience=relay_patience,
+            fallback_direct=fallback_direct,
             say=say,
         )
-    where = f"in {done.tx_hash}" if done.tx_hash else f"queued at the relayer as {done.relay_hash}"
+    if done.tx_hash:
+        where = f"in {done.tx_hash}"
+    elif done.confirmed:
+        where = "on chain"
+    else:
+        where = f"queued at the relayer as {done.relay_hash}"
     out.print(
         f"task {task}: {done.item_count} labels committed (root {done.root}, version "
         f"{done.version}, {done.via}) {where}",
         highlight=False,
     )
+    if done.note:
+        out.print(f"note: {done.note}", highlight=False)
     out.print(f"labels and salts kept in {done.record}: you need them to reveal", highlight=False)
 
 
@@ -1347,26 +1349,84 @@ def relay_serve(
     max_wait: Annotated[
         float, typer.Option(help="seconds the oldest attestation waits for a batch", min=0)
     ] = 5.0,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="sqlite:///path of the relayer's database (default: in the wallet's "
+            "data directory, one per chain)"
+        ),
+    ] = None,
+    stuck_after: Annotated[
+        float, typer.Option(help="seconds a batch may stay pending before its fee is raised")
+    ] = 60.0,
+    max_fee_cap_gwei: Annotated[
+        float | None, typer.Option(help="no fee raise goes above this max fee per gas (gwei)")
+    ] = None,
+    rate_per_address: Annotated[
+        float, typer.Option(help="attestations a minute one annotator may send", min=0.01)
+    ] = 30.0,
+    rate_per_task: Annotated[
+        float, typer.Option(help="attestations a minute one task may get", min=0.01)
+    ] = 6000.0,
+    task_gas_budget: Annotated[
+        int, typer.Option(help="gas the relayer spends at most per task", min=1)
+    ] = 200_000_000,
+    enrollment: Annotated[
+        str,
+        typer.Option(
+            help="open: any annotator; required: only those the task's requester "
+            "enrolled (PUT /tasks/{id}/enrollment)"
+        ),
+    ] = "open",
+    archive_stale_state: Annotated[
+        bool,
+        typer.Option(
+            help="if the database belongs to another chain (a reset), move it aside and start fresh"
+        ),
+    ] = False,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
     log_level: Annotated[str, typer.Option(help="uvicorn and relay log level")] = "info",
 ) -> None:
     """Take signed attestations over HTTP and submit them in batches (pays the gas)."""
-    from labelproof.relay import Relay, serve
+    from labelproof.relayer.__main__ import with_timeout
+    from labelproof.relayer.api import serve
+    from labelproof.relayer.service import Relay, RelayConfig
+    from labelproof.relayer.store import Store, StoreError
 
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    if enrollment not in ("open", "required"):
+        raise UsageError(f"--enrollment must be open or required, got {enrollment!r}")
     account = unlock(wallet_dir, wallet, password_file, lock=False)
-    chain = connect(rpc_url, deployments)
+    chain = with_timeout(connect(rpc_url, deployments), 5.0)
     if int(chain.w3.eth.get_balance(account.address)) == 0:
         raise UsageError(f"the relayer {account.address} has no ETH to pay for gas")
-    relay = Relay(chain, chain.signer(account), batch_size=batch_size, max_wait=max_wait)
+    if db is None:
+        path = wallet_store(wallet_dir).data_dir(wallet) / f"relayer-{chain.chain_id}.db"
+        db = f"sqlite:///{path.resolve()}"
+    config = RelayConfig(
+        batch_size=batch_size,
+        max_wait=max_wait,
+        stuck_after=stuck_after,
+        max_fee_cap=None if max_fee_cap_gwei is None else int(max_fee_cap_gwei * 10**9),
+        rate_per_address=rate_per_address,
+        rate_per_task=rate_per_task,
+        task_gas_budget=task_gas_budget,
+        enrollment=enrollment,
+    )
+    try:
+        relay = Relay(chain, account, Store(db), config, archive_stale_state=archive_stale_state)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     err.print(
         f"relaying for registry {chain.deployment.registry} on chain {chain.chain_id} from "
-        f"{account.address} at http://{host}:{port}",
+        f"{account.address} at http://{host}:{port} (state in {db})",
         highlight=False,
     )
+    if relay.stale:
+        err.print(f"[bold red]not relaying:[/] {relay.stale}", highlight=False)
     serve(relay, host, port, log_level)
 
 
@@ -1377,6 +1437,9 @@ sys.modules.setdefault("labelproof.cli", sys.modules[__name__])
 from labelproof.cli_settlement import register as _register_settlement  # noqa: E402
 
 _register_settlement(app)
+from labelproof.cli_data import register as _register_data  # noqa: E402
+
+_register_data(app)  # import|export label-studio (labelproof.cli_data)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1498,6 +1498,7 @@ class Committed:
     relay_hash: str | None
     record: Path
     confirmed: bool
+    note: str | None = None  # what happened on the way, when the relayer did not simply deliver
 
 
 def _check_open(chain: Chain, task_id: int) -> TaskView:
@@ -1526,6 +1527,8 @@ def commit_annotations(
     relay: Service | None = None,
     wait: bool = True,
     wait_timeout: float = 120.0,
+    relay_patience: float = 15.0,
+    fallback_direct: bool = True,
     say: Say = _quiet,
 ) -> Committed:
     view = _check_open(chain, task_id)
@@ -1648,36 +1651,157 @@ def commit_annotations(
     )
     if not wait or relay_hash is None:
         return result
-    say("waiting for the relayer to submit the batch")
-    deadline = time.monotonic() + wait_timeout
-    while True:
+    watch = _CommitWatch(chain, account, relay, body, relay_hash, relay_patience, say)
+    outcome = watch.run(wait_timeout, fallback_direct)
+    entry["status"] = "attested"
+    entry["tx"] = outcome.tx_hash
+    if outcome.via != "relay":
+        entry["via"] = outcome.via
+    entry["note"] = outcome.note
+    save()
+    result.tx_hash, result.confirmed = outcome.tx_hash, True
+    result.via, result.note = outcome.via, outcome.note
+    return result
+
+
+@dataclass
+class _Delivered:
+    via: str  # relay | direct
+    tx_hash: str | None
+    note: str | None
+
+
+class _CommitWatch:
+    """Follows a relayed commitment until the chain has it.
+
+    The chain is the judge: the registry's ``isAttested`` for this root ends the watch whoever
+    sent it. While the relayer cannot be reached or no longer knows the entry (a restart with a
+    fresh database), the same signed body is sent to it again; if the relayer reports the entry
+    failed, stays unreachable for three times ``patience`` or the wait runs out, the annotator
+    attests directly when it has ETH for gas (without ETH it keeps resubmitting until the wait
+    runs out). Every step is said, and the result names the path taken.
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        account: LocalAccount,
+        relay: Service,
+        body: dict[str, Any],
+        relay_hash: str,
+        patience: float,
+        say: Say,
+    ) -> None:
+        self.chain = chain
+        self.account = account
+        self.relay = relay
+        self.body = body
+        self.relay_hash = relay_hash
+        self.patience = patience
+        self.say = say
+        self.root = bytes.fromhex(body["root"][2:])
+        self.resubmits = 0
+
+    def on_chain(self) -> bool:
+        task, me, count = self.body["task_id"], self.account.address, self.body["item_count"]
+        return bool(self.chain.registry.functions.isAttested(task, me, self.root, count).call())
+
+    def _resubmit(self) -> str | None:
+        """Send the same signature again; None if the relayer took it, else why not."""
         try:
-            _, state = relay.request("GET", f"/attestations/{relay_hash}")
-        except ServiceUnsure:
-            state = None
-        status = state.get("status") if isinstance(state, dict) else None
-        if status == "confirmed":
-            entry["status"] = "attested"
-            entry["tx"] = state.get("tx_hash") if isinstance(state, dict) else None
-            save()
-            result.tx_hash = entry["tx"]
-            result.confirmed = True
-            return result
-        if status == "failed":
-            reason = state.get("error") if isinstance(state, dict) else None
-            if bool(chain.registry.functions.isAttested(task_id, me, root, count).call()):
-                entry["status"] = "attested"  # on chain after all (another relayer, a retry)
-                save()
-                result.confirmed = True
-                return result
-            snapshot.restore()
-            raise ActionError(f"the relayer could not submit the attestation: {reason}")
-        if time.monotonic() > deadline:
+            self.relay.request("POST", "/attestations", self.body)
+        except ActionError as exc:
+            return str(exc)
+        self.resubmits += 1
+        self.say(f"resubmitted the same signature to the relayer (time {self.resubmits})")
+        return None
+
+    def run(self, wait_timeout: float, fallback_direct: bool) -> _Delivered:
+        self.say("waiting for the relayer's batch to reach the chain")
+        deadline = time.monotonic() + wait_timeout
+        trouble_since: float | None = None
+        last_resubmit = 0.0
+        problem = ""
+        tx_hash: str | None = None
+        while True:
+            if self.on_chain():
+                note = None
+                if self.resubmits:
+                    note = (
+                        f"the relayer lost track of the attestation; the same signature was "
+                        f"resubmitted {self.resubmits} time(s) and it landed"
+                    )
+                return _Delivered("relay", tx_hash, note)
+            state: Any = None
+            try:
+                _, state = self.relay.request("GET", f"/attestations/{self.relay_hash}")
+            except ServiceRefused as exc:
+                problem = str(exc)
+                if exc.status == 404:
+                    # A relayer that restarted without our entry: hand it the signature again.
+                    problem = f"the relayer no longer knows {self.relay_hash}"
+                    if self._resubmit() is None:
+                        trouble_since = None
+                        continue
+            except ActionError as exc:
+                problem = str(exc)
+            status = state.get("status") if isinstance(state, dict) else None
+            now = time.monotonic()
+            if status in ("queued", "submitted", "confirmed"):
+                trouble_since = None
+                tx_hash = state.get("tx_hash") or tx_hash
+            elif status == "failed":
+                if self.on_chain():
+                    continue
+                return self._fallback(
+                    f"the relayer could not submit the attestation: {state.get('error')}",
+                    fallback_direct,
+                )
+            else:
+                if status == "stale":
+                    problem = f"the relayer serves another chain now: {state.get('error')}"
+                trouble_since = trouble_since or now
+                if now - trouble_since >= self.patience and now - last_resubmit >= self.patience:
+                    last_resubmit = now
+                    self._resubmit()
+                if now - trouble_since >= 3 * self.patience and self._can_attest(fallback_direct):
+                    return self._fallback(
+                        f"the relayer has failed for {now - trouble_since:.0f} s: {problem}",
+                        fallback_direct,
+                    )
+            if now > deadline:
+                return self._fallback(
+                    f"the relayer accepted the attestation ({self.relay_hash}) but it is not on "
+                    f"chain after {wait_timeout:.0f} s",
+                    fallback_direct,
+                )
+            time.sleep(0.25)
+
+    def _can_attest(self, allowed: bool) -> bool:
+        """Whether a direct attest is possible; if not, the watch waits for the relayer."""
+        return allowed and int(self.chain.w3.eth.get_balance(self.account.address)) > 0
+
+    def _fallback(self, why: str, allowed: bool) -> _Delivered:
+        me = self.account.address
+        if not allowed:
+            raise TxPending(f"{why}; the salts are kept: commit again, or attest directly")
+        if int(self.chain.w3.eth.get_balance(me)) == 0:
             raise TxPending(
-                f"the relayer accepted the attestation ({relay_hash}) but it is not on chain "
-                f"after {wait_timeout:.0f} s; the salts are kept in {path}"
+                f"{why}; {me} has no ETH to attest directly. The signed attestation stays valid "
+                "until the annotation window closes: run the commit again with a working relayer"
             )
-        time.sleep(0.25)
+        self.say(f"{why}: attesting directly from {me}")
+        fn = self.chain.registry.functions.attest(
+            self.body["task_id"], self.root, self.body["item_count"]
+        )
+        try:
+            receipt = self.chain.signer(self.account).send(fn, "attest")
+        except (TxRejected, TxReverted):
+            if self.on_chain():  # the relayer's batch landed meanwhile
+                return _Delivered("relay", None, f"{why}; then the relayer's batch landed")
+            raise
+        tx = "0x" + bytes(receipt["transactionHash"]).hex()
+        return _Delivered("direct", tx, f"{why}; attested directly instead (your own gas)")
 
 
 def annotation_record(data_dir: Path, chain: Chain, task_id: int) -> tuple[Path, dict[str, Any]]:

@@ -9,13 +9,15 @@ leaves (sorted-pair hashing, as OpenZeppelin's MerkleProof verifies) plus the it
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+from sha3 import keccak_256 as _keccak_256
 
 EIP712_DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -41,30 +43,80 @@ def new_salt() -> bytes:
     return os.urandom(32)
 
 
+def _keccak(data: bytes) -> bytes:
+    """keccak256 without eth_utils' argument checks: leaves are hashed by the million."""
+    return bytes(_keccak_256(data).digest())
+
+
+@lru_cache(maxsize=1 << 16)
 def item_key(item: str) -> bytes:
     """Items are named by strings off chain; leaves carry their keccak256."""
-    return keccak(text=item)
+    return _keccak(item.encode("utf-8"))
+
+
+_STRING_OFFSET = (64).to_bytes(32, "big")
 
 
 def label_hash(label: str, salt: bytes) -> bytes:
+    """keccak256(abi.encode(label, salt)), the encoding written out: a head of the string's
+    offset and the salt, then the string's length and its bytes padded to 32."""
     if len(salt) != 32:
         raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
-    return keccak(encode(["string", "bytes32"], [label, salt]))
+    text = label.encode("utf-8")
+    padding = bytes(-len(text) % 32)
+    return _keccak(_STRING_OFFSET + salt + len(text).to_bytes(32, "big") + text + padding)
+
+
+def _address_word(address: str) -> bytes:
+    raw = bytes.fromhex(address[2:]) if address[:2] in ("0x", "0X") else b""
+    if len(raw) != 20:
+        raise ValueError(f"{address!r} is not a 20-byte hex address")
+    return bytes(12) + raw
 
 
 def annotation_leaf(
     chain_id: int, escrow: str, task_id: int, item: str, annotator: str, label: str, salt: bytes
 ) -> bytes:
-    return keccak(
-        encode(
-            ["uint256", "address", "uint256", "bytes32", "address", "bytes32"],
-            [chain_id, escrow, task_id, item_key(item), annotator, label_hash(label, salt)],
-        )
+    """keccak256(abi.encode(chainId, escrow, taskId, keccak(item), annotator, labelHash)):
+    six static words, written out (eth_abi's encoder is most of the cost otherwise)."""
+    return _keccak(
+        chain_id.to_bytes(32, "big")
+        + _address_word(escrow)
+        + task_id.to_bytes(32, "big")
+        + item_key(item)
+        + _address_word(annotator)
+        + label_hash(label, salt)
     )
 
 
+def annotation_leaves(
+    chain_id: int,
+    escrow: str,
+    task_id: int,
+    annotator: str,
+    labelled: Iterable[tuple[str, str, bytes]],
+) -> list[bytes]:
+    """:func:`annotation_leaf` of every (item, label, salt) of one annotator, the words they
+    share encoded once (a reveal has a handful of distinct labels for many items)."""
+    head = chain_id.to_bytes(32, "big") + _address_word(escrow) + task_id.to_bytes(32, "big")
+    who = _address_word(annotator)
+    tails: dict[str, bytes] = {}  # label -> abi.encode's length word, bytes and padding
+    leaves = []
+    for item, label, salt in labelled:
+        if len(salt) != 32:
+            raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
+        tail = tails.get(label)
+        if tail is None:
+            text = label.encode("utf-8")
+            tail = len(text).to_bytes(32, "big") + text + bytes(-len(text) % 32)
+            tails[label] = tail
+        hashed_label = _keccak_256(_STRING_OFFSET + salt + tail).digest()
+        leaves.append(_keccak_256(head + item_key(item) + who + hashed_label).digest())
+    return leaves
+
+
 def _hash_pair(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b) if a < b else keccak(b + a)
+    return _keccak(a + b) if a < b else _keccak(b + a)
 
 
 def annotation_root(leaves: list[bytes]) -> bytes:
@@ -73,8 +125,12 @@ def annotation_root(leaves: list[bytes]) -> bytes:
     if not leaves:
         raise ValueError("an annotator's root needs at least one leaf")
     level = sorted(leaves)
+    k = _keccak_256
     while len(level) > 1:
-        nxt = [_hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        nxt = [
+            k(a + b).digest() if a < b else k(b + a).digest()
+            for a, b in zip(level[0::2], level[1::2], strict=False)
+        ]
         if len(level) % 2:
             nxt.append(level[-1])  # an odd node moves up unchanged
         level = nxt

@@ -18,7 +18,9 @@ Two per-worker numbers come out of scoring:
   and discounted by a random guesser's noise. See ``worker_stats``, ``calibrate_class_bias``
   and ``_pay_skill`` for the choices and the measurements behind them.
 
-Duplicate (item, worker) answers are rejected (``ScoringInputError``), not de-duplicated.
+Duplicate (item, worker) answers are rejected (``ScoringInputError``) by default; the
+``duplicates`` policy ``"first"``/``"last"`` keeps one answer per pair instead (the oracle always
+rejects). Files (CSV or Parquet) are read by ``labelproof.inputs`` through pyarrow.
 
 The payout weight of a worker is ``labels x skill`` (in integer fixed point, 1e-9), only for
 workers whose ``quality >= min_quality``; ``allocate`` splits the integer budget by largest
@@ -158,6 +160,44 @@ class GoldSet:
         return cls(labels, rows, source)
 
 
+@dataclass(frozen=True)
+class FactorizedAnswers:
+    """Answers already factorized: sorted distinct ids and each answer's index into them.
+
+    What ``labelproof.inputs`` produces from a file without ever making one Python (or numpy)
+    string per answer, which is what lets 100M answers fit in memory. Answer ``i`` came from row
+    ``first_row + i`` of ``source`` (CSV: the header is row 1; Parquet: rows count from 1).
+    Every id is non-empty and already stripped, and every distinct id is used by some answer.
+    """
+
+    items: StrArray
+    workers: StrArray
+    labels: StrArray
+    item_idx: IntArray
+    worker_idx: IntArray
+    label_idx: IntArray
+    source: str
+    first_row: int
+
+    def __post_init__(self) -> None:
+        n = len(self.item_idx)
+        if not (len(self.worker_idx) == len(self.label_idx) == n):
+            raise ScoringInputError(f"{self.source}: item/worker/label arrays differ in length")
+
+    def __len__(self) -> int:
+        return len(self.item_idx)
+
+    def to_answer_set(self) -> AnswerSet:
+        """The same answers as string arrays (what in-memory callers such as fidelity use)."""
+        return AnswerSet(
+            item=self.items[self.item_idx],
+            worker=self.workers[self.worker_idx],
+            label=self.labels[self.label_idx],
+            rows=np.arange(self.first_row, self.first_row + len(self), dtype=np.int64),
+            source=self.source,
+        )
+
+
 def _str_array(values: Iterable[Any]) -> StrArray:
     # Cells are compared after stripping surrounding whitespace ("a " and "a" are one worker).
     return np.array([str(v).strip() for v in values], dtype=np.str_)
@@ -185,6 +225,8 @@ def _read_csv(
             raise ScoringInputError(f"{source}: row 1: empty file (no header)") from None
         except csv.Error as exc:
             raise ScoringInputError(f"{source}: row 1: malformed CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise ScoringInputError(f"{source}: row 1: not UTF-8 text") from None
         names = [h.strip().lower() for h in header]
         chosen = next((h for h in headers if all(c in names for c in h)), None)
         if chosen is None:
@@ -216,32 +258,38 @@ def _read_csv(
             raise ScoringInputError(
                 f"{source}: row {reader.line_num}: malformed CSV: {exc}"
             ) from None
+        except UnicodeDecodeError:
+            raise ScoringInputError(
+                f"{source}: row {reader.line_num + 1}: not UTF-8 text"
+            ) from None
     if not out:
         raise ScoringInputError(f"{source}: row 2: no data rows after the header")
     return lines, out
 
 
 def load_answers(path: str | os.PathLike[str]) -> AnswerSet:
-    """Read ``item,worker,label`` (or ``question,worker,answer``) CSV. Extra columns are ignored.
+    """Read ``item,worker,label`` (or ``question,worker,answer``) CSV or Parquet as string arrays.
+    Extra columns are ignored. ``score`` takes the path itself, which skips the string arrays.
 
-    Duplicate (item, worker) pairs are rejected when scoring (see ``score``), not here, so that
+    Duplicate (item, worker) pairs are handled when scoring (see ``score``), not here, so that
     in-memory input gets the same check.
     """
-    p = Path(path)
-    lines, rows = _read_csv(p, _ANSWER_HEADERS)
-    return AnswerSet(
-        item=np.array([r[0] for r in rows], dtype=np.str_),
-        worker=np.array([r[1] for r in rows], dtype=np.str_),
-        label=np.array([r[2] for r in rows], dtype=np.str_),
-        rows=np.array(lines, dtype=np.int64),
-        source=str(p),
-    )
+    from labelproof.inputs import read_answers
+
+    answers = read_answers(path)
+    return answers if isinstance(answers, AnswerSet) else answers.to_answer_set()
 
 
 def load_gold(path: str | os.PathLike[str]) -> GoldSet:
-    """Read ``item,label`` (or ``question,truth``) CSV. An item listed twice is an error."""
+    """Read ``item,label`` (or ``question,truth``) CSV or Parquet. An item listed twice is an
+    error."""
     p = Path(path)
-    lines, rows = _read_csv(p, _GOLD_HEADERS)
+    from labelproof.inputs import is_parquet, read_parquet_rows
+
+    if is_parquet(p):
+        lines, rows = read_parquet_rows(p, _GOLD_HEADERS)
+    else:
+        lines, rows = _read_csv(p, _GOLD_HEADERS)
     labels: dict[str, str] = {}
     where: dict[str, int] = {}
     for line, (item, label) in zip(lines, rows, strict=True):
@@ -254,15 +302,21 @@ def load_gold(path: str | os.PathLike[str]) -> GoldSet:
     return GoldSet(labels, where, str(p))
 
 
-AnswersInput = AnswerSet | str | os.PathLike[str] | Iterable[tuple[Any, Any, Any]]
+AnswersInput = (
+    AnswerSet | FactorizedAnswers | str | os.PathLike[str] | Iterable[tuple[Any, Any, Any]]
+)
+Duplicates = Literal["reject", "first", "last"]
+DUPLICATE_POLICIES: tuple[Duplicates, ...] = ("reject", "first", "last")
 GoldInput = GoldSet | Mapping[Any, Any] | str | os.PathLike[str] | None
 
 
-def _as_answers(answers: AnswersInput) -> AnswerSet:
-    if isinstance(answers, AnswerSet):
+def _as_answers(answers: AnswersInput) -> AnswerSet | FactorizedAnswers:
+    if isinstance(answers, AnswerSet | FactorizedAnswers):
         return answers
     if isinstance(answers, str | os.PathLike):
-        return load_answers(answers)
+        from labelproof.inputs import read_answers
+
+        return read_answers(answers)
     return AnswerSet.from_rows(answers)
 
 
@@ -293,6 +347,7 @@ class Encoded:
     label_idx: IntArray
     gold_mask: npt.NDArray[np.bool_]  # per item
     gold_label: IntArray  # per item, -1 where not gold
+    duplicates_dropped: int = 0  # answers left out by the duplicates policy "first"/"last"
 
     @property
     def n_answers(self) -> int:
@@ -411,6 +466,13 @@ def _canonical_order(
     return item, pair - item * n_workers, packed - pair * n_labels
 
 
+def _row_of(ans: AnswerSet | FactorizedAnswers, position: int) -> int:
+    """The source row of the answer at ``position`` (for error messages)."""
+    if isinstance(ans, FactorizedAnswers):
+        return ans.first_row + position
+    return int(ans.rows[position])
+
+
 def _positions(sorted_ids: StrArray, wanted: list[str]) -> dict[str, int]:
     """Index in ``sorted_ids`` of each of ``wanted`` that occurs there (a binary search each,
     rather than a dict over every id). Only strings can equal an id."""
@@ -425,49 +487,83 @@ def _positions(sorted_ids: StrArray, wanted: list[str]) -> dict[str, int]:
     return out
 
 
-def encode(ans: AnswerSet, gold: GoldSet) -> Encoded:
-    """Validate and index the answers; every check that needs both inputs happens here."""
+def encode(
+    ans: AnswerSet | FactorizedAnswers, gold: GoldSet, duplicates: Duplicates = "reject"
+) -> Encoded:
+    """Validate and index the answers; every check that needs both inputs happens here.
+
+    ``duplicates``: what to do with a repeated (item, worker) pair: ``"reject"`` (raise
+    ``ScoringInputError`` naming both rows), or keep the ``"first"`` / ``"last"`` one in input
+    order. ``Encoded.duplicates_dropped`` tells how many were dropped.
+    """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
     if len(ans) == 0:
         raise ScoringInputError(f"{ans.source}: row 1: no answers")
-    _check_cells(ans)
-    items, item_idx = _factorize(ans.item)
-    workers, worker_idx = _factorize(ans.worker)
-    labels, label_idx = _factorize(ans.label)
+    if isinstance(ans, FactorizedAnswers):
+        items, workers, labels = ans.items, ans.workers, ans.labels
+        item_idx = ans.item_idx.astype(np.int64, copy=False)
+        worker_idx = ans.worker_idx.astype(np.int64, copy=False)
+        label_idx = ans.label_idx.astype(np.int64, copy=False)
+    else:
+        _check_cells(ans)
+        items, item_idx = _factorize(ans.item)
+        workers, worker_idx = _factorize(ans.worker)
+        labels, label_idx = _factorize(ans.label)
 
-    # Duplicate (item, worker) pairs are REJECTED rather than de-duplicated: a second answer by
-    # the same worker to the same item would count twice in the inference and in the pay, and
-    # silently keeping one of them would hide an upstream bug (the ledger should hold one
-    # submission per pair). The error names the duplicate row and the first occurrence.
+    # Duplicate (item, worker) pairs are REJECTED by default rather than de-duplicated: a second
+    # answer by the same worker to the same item would count twice in the inference and in the
+    # pay, and silently keeping one of them would hide an upstream bug (the oracle's ledger holds
+    # one submission per pair, and it always rejects). Exports from labelling tools do hold such
+    # pairs (an annotation redone, a task imported twice), so a requester may keep the first or
+    # the last answer instead. The error names the duplicate row and the first occurrence.
     #
     # Canonical answer order (by item, then worker): every later sum runs in this order, so the
     # result does not depend on the order of the input rows, not even in the last float bit.
     # Usually one plain sort of packed (item, worker, label) keys gives both (see
-    # ``_canonical_order``); the stable argsort below finds the duplicate to report, or orders
-    # inputs too large to pack.
+    # ``_canonical_order``); the stable argsort below finds the duplicates to report or drop, or
+    # orders inputs too large to pack.
     canonical = _canonical_order(
         item_idx, worker_idx, label_idx, len(items), len(workers), len(labels)
     )
+    dropped = 0
     if canonical is not None:
         item_idx, worker_idx, label_idx = canonical
     else:
         key = item_idx * len(workers) + worker_idx
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key, kind="stable")  # equal keys stay in input order
         sorted_key = key[order]
-        dup = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
-        if len(dup):
+        repeat = sorted_key[1:] == sorted_key[:-1]
+        dup = np.flatnonzero(repeat)
+        if len(dup) and duplicates == "reject":
             # Report the duplicate that appears earliest in the input.
             second = order[dup + 1]
             first = order[dup]
             k = int(np.argmin(second))
             i, j = int(second[k]), int(first[k])
             raise ScoringInputError(
-                f"{ans.source}: row {int(ans.rows[i])}: duplicate answer for item "
-                f"{ans.item[i]!r} by worker {ans.worker[i]!r} (first at row "
-                f"{int(ans.rows[j])}); one answer per (item, worker) is allowed"
+                f"{ans.source}: row {_row_of(ans, i)}: duplicate answer for item "
+                f"{str(items[item_idx[i]])!r} by worker {str(workers[worker_idx[i]])!r} (first "
+                f"at row {_row_of(ans, j)}); one answer per (item, worker) is allowed: "
+                f"--duplicates first|last (duplicates='first'|'last') keeps one of them"
             )
+        if len(dup):
+            keep = np.ones(len(order), dtype=np.bool_)
+            if duplicates == "first":
+                keep[1:] = ~repeat  # the first of each run of equal keys
+            else:
+                keep[:-1] = ~repeat  # the last of each run
+            order = order[keep]
+            dropped = len(dup)
         canon = order  # key = item * workers + worker is unique now: (item, worker) order
         item_idx, worker_idx, label_idx = item_idx[canon], worker_idx[canon], label_idx[canon]
-
+        if dropped:
+            # A label (never an item or worker: each pair keeps one answer) may have been
+            # given only by dropped answers: re-index the labels that are left.
+            present = np.bincount(label_idx, minlength=len(labels)) > 0
+            if not present.all():
+                label_idx = (np.cumsum(present) - 1).take(label_idx)
+                labels = labels[present]
     gold_mask = np.zeros(len(items), dtype=np.bool_)
     gold_label = np.full(len(items), -1, dtype=np.int64)
     label_pos = {str(lab): n for n, lab in enumerate(labels)}
@@ -483,7 +579,9 @@ def encode(ans: AnswerSet, gold: GoldSet) -> Encoded:
             continue  # a gold item nobody answered says nothing about anyone: ignored
         gold_mask[pos] = True
         gold_label[pos] = label_pos[lab]
-    return Encoded(items, workers, labels, item_idx, worker_idx, label_idx, gold_mask, gold_label)
+    return Encoded(
+        items, workers, labels, item_idx, worker_idx, label_idx, gold_mask, gold_label, dropped
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -979,8 +1077,13 @@ def score(
     credit_temperature: float = 2.0,
     bias_penalty: float | None = 1.0,
     significance: float = 1.0,
+    duplicates: Duplicates = "reject",
 ) -> ScoreResult:
     """Infer labels, score workers and split ``budget`` into integer payouts.
+
+    ``duplicates``: see ``encode``. With ``"first"``/``"last"`` the report's parameters record
+    the policy and how many answers it dropped; with the default ``"reject"`` the report is
+    exactly what it was before the policy existed (the oracle's reports do not change).
 
     ``min_quality``: workers whose reported quality is below it are paid nothing. ``None``
     (default) means chance level ``1 / number of labels``: a worker whose labels are no better
@@ -1000,7 +1103,7 @@ def score(
         raise ValueError(f"bias_penalty must be finite and > 0 (or None), got {bias_penalty!r}")
     ans = _as_answers(answers)
     gold_set = _as_gold(gold)
-    enc = encode(ans, gold_set)
+    enc = encode(ans, gold_set, duplicates)
     k = len(enc.labels)
     threshold = (1.0 / k) if min_quality is None else float(min_quality)
 
@@ -1112,4 +1215,7 @@ def score(
         },
         "totals": {"budget": budget, "paid": paid, "unallocated": budget - paid},
     }
+    if duplicates != "reject":
+        report["parameters"]["duplicates"] = duplicates
+        report["inputs"]["duplicates_dropped"] = enc.duplicates_dropped
     return ScoreResult(labels_out, workers_out, report)

@@ -288,8 +288,13 @@ def _number(value: Any, field: str, *, nullable: bool) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(f"{field}: must be a number{' or null' if nullable else ''}, got {value!r}")
-    if not math.isfinite(value):
-        raise SpecError(f"{field}: must be finite, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for any float (10**400)
+        finite = False
+    if not finite:
+        shown = f"an integer of {len(str(abs(value)))} digits" if isinstance(value, int) else value
+        raise SpecError(f"{field}: must be a finite number within a float's range, got {shown}")
     # Stored as float so that 1 and 1.0 give the same canonical bytes ("1.0").
     return float(value)
 

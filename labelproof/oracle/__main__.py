@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         "this oracle restarts another one only with an operator's approval (default "
         f"{MAX_AUTO_RESTARTS})",
     )
+    s.add_argument(
+        "--archive-stale-state",
+        action="store_true",
+        help="if the database belongs to another chain (the devnet was reset, or --rpc-url "
+        "points elsewhere), move it to <data-dir>/archive/ and start fresh; without it the "
+        "oracle refuses to act and /health says why",
+    )
     s.add_argument("--log-level", default="info")
 
     r = sub.add_parser(
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     log_level=args.log_level,
                     gold_grace=args.gold_grace,
                     max_auto_restarts=args.max_auto_restarts,
+                    archive_stale_state=args.archive_stale_state,
                 )
             )
             return 0

@@ -17,7 +17,11 @@ changes nothing. Errors are JSON ``{"error": "<one line saying what is wrong>"}`
 
 Status codes:
 
-* 201 stored; 200 the same submission again (idempotent: same receipt, nothing written).
+* 201 stored; 200 the same submission again (idempotent: same receipt, nothing written);
+  202 one part of a reveal sent in parts stored (``"part": {"index": i, "count": n}``, each
+  part within the body limit, any order; a part sent again replaces itself); the request
+  bringing the last part is checked and answered as a whole reveal (201, or a refusal, after
+  which the parts are discarded and the reveal starts over).
 * 400 malformed JSON; 413 body larger than ``max_body_bytes`` (checked on the raw bytes,
   before any parsing); 422 well-formed but invalid: a field of the wrong type or shape, a bad
   address or salt, an item or label outside the task's spec, a reveal that does not match the
@@ -33,27 +37,45 @@ Status codes:
   are checked against it), the task has no gold commitment, or the annotator already revealed
   a different label set and this one does not match a newer attestation.
 
+* 408 the request body did not arrive within ``body_timeout`` seconds (a slow or stalled
+  client); 429 too many requests in flight (``Retry-After`` says when to try again): the oracle
+  refuses at once rather than queueing for seconds.
+* 503 the chain's RPC endpoint failed or timed out (``Retry-After``), or the oracle stopped
+  acting because the RPC serves another chain than its database belongs to (a reset devnet:
+  ``/health`` says what the operator should do).
+
+Bodies are parsed here, not by FastAPI: invalid UTF-8, lone UTF-16 surrogates (``"\\ud800"``),
+numbers out of any float's range and nesting too deep for the parser are all 400 or 422 with a
+reason, never a 500. ``/health`` answers from memory (health.py), whatever the RPC does.
+
 A reveal after the deadline is 409 rather than 422: nothing in the request is wrong, it came
 too late for the task's state, and the same body would have been accepted earlier.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import requests
 from eth_utils import is_address, to_checksum_address
-from fastapi import Body, FastAPI, Path, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from web3.exceptions import ProviderConnectionError, TimeExhausted
 
 from labelproof.merkle import StandardMerkleTree
+from labelproof.oracle.health import ServiceStatus
+from labelproof.oracle.health import report as health_report
 from labelproof.oracle.onchain import OracleChain
 from labelproof.oracle.records import (
     DEFAULT_GOLD_GRACE,
@@ -68,7 +90,7 @@ from labelproof.oracle.records import (
     reveal_document,
     reveal_root,
 )
-from labelproof.oracle.store import GoldRow, RevealRow, Store, TaskRow
+from labelproof.oracle.store import GoldRow, RevealRow, Store, TaskRow, Tx
 from labelproof.scoring import SCORING_VERSION
 from labelproof.spec import (
     SpecError,
@@ -88,22 +110,32 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+__all__ = ["ApiContext", "ApiError", "ServiceStatus", "build_asgi", "create_app"]
+
+# SQLite stores signed 64-bit integers: a larger task id cannot name a task this oracle holds.
+MAX_TASK_ID = 2**63 - 1
+# A reveal may come in at most this many parts (each within the body limit).
+MAX_PARTS = 10_000
+# Seconds a client is told to wait after a 429 (too busy) or a 503 (RPC trouble).
+RETRY_AFTER_BUSY = 1
+RETRY_AFTER_RPC = 5
+
+# Failures of the chain's RPC endpoint (not reverts): the request may succeed later.
+RPC_ERRORS: tuple[type[Exception], ...] = (
+    requests.exceptions.RequestException,
+    ProviderConnectionError,
+    TimeExhausted,
+    ConnectionError,
+    TimeoutError,
+)
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-@dataclass
-class ServiceStatus:
-    """What /health reports; the background loop updates it."""
-
-    started_at: float = field(default_factory=time.time)
-    last_tick: float | None = None
-    synced_block: int | None = None
-    last_error: str | None = None
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -114,10 +146,16 @@ class ApiContext:
     max_body_bytes: int = 1_000_000
     status: ServiceStatus = field(default_factory=ServiceStatus)
     gold_grace: int = DEFAULT_GOLD_GRACE
+    # Seconds a client has to send its whole request body (slowloris).
+    body_timeout: float = 10.0
+    # Requests handled at once (health excluded); more are refused with 429 at once.
+    max_inflight: int = 32
+    poll_interval: float = 2.0
+    confirmations: int = 0
 
 
 # Module level: with postponed annotations FastAPI resolves parameter types by name here.
-TaskId = Annotated[int, Path(description="the escrow's task id", ge=0)]
+TaskId = Annotated[int, Path(description="the escrow's task id (below 2^63)", ge=0, le=MAX_TASK_ID)]
 InputsHash = Annotated[
     str,
     Path(
@@ -137,10 +175,20 @@ class LabelIn(BaseModel):
     salt: str = Field(description="0x followed by 64 hex digits: the 32-byte leaf salt")
 
 
+class PartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    index: int = Field(ge=0, description="this part's number, from 0")
+    count: int = Field(ge=1, le=MAX_PARTS, description="how many parts the reveal has")
+
+
 class RevealIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     annotator: str = Field(description="the annotator's address (0x...)")
     labels: list[LabelIn] = Field(min_length=1)
+    part: PartIn | None = Field(
+        default=None,
+        description="for a reveal larger than the body limit: which part of how many this is",
+    )
 
 
 class GoldIn(BaseModel):
@@ -149,19 +197,68 @@ class GoldIn(BaseModel):
     salt: str = Field(description="0x followed by 64 hex digits: the commitment's salt")
 
 
-# -- the body-size limit, before any parsing
+Model = TypeVar("Model", bound=BaseModel)
+
+# A JSON escape of a UTF-16 surrogate; only bodies holding one need the slower full check.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or an ApiError saying what is wrong with it (400, or 422 for text
+    that is valid JSON but not valid Unicode: a lone surrogate cannot be stored or hashed)."""
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"malformed JSON body: not UTF-8 ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON body: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python parses
+        raise ApiError(400, f"malformed JSON body: {exc}") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise ApiError(
+                422,
+                f"invalid text: the body holds a lone UTF-16 surrogate ({bad!r}); every string "
+                "must be valid Unicode",
+            ) from None
+    return data
+
+
+def validate(model: type[Model], data: Any) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid request: " + _validation_message(exc.errors())) from None
+
+
+def _validation_message(errors: Any, prefix: str = "body") -> str:
+    parts = []
+    for e in list(errors)[:5]:
+        where = ".".join(str(x) for x in (prefix, *e.get("loc", ())) if x != "")
+        parts.append(f"{where}: {e.get('msg')}")
+    return "; ".join(parts)
+
+
+# -- the gate: every request passes it before any parsing
 
 
 class BodyLimit:
-    """Refuses request bodies over `max_bytes` with 413 before the app reads them.
+    """Refuses request bodies over `max_bytes` with 413 and bodies that do not arrive within
+    `body_timeout` seconds with 408, before the app reads them.
 
     A declared Content-Length over the limit is refused without reading; otherwise the body is
     read up to the limit (chunked bodies included) and replayed to the app.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,8 +276,18 @@ class BodyLimit:
                 return
         body = bytearray()
         more = True
+        deadline = time.monotonic() + self.body_timeout
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                await _reply(
+                    send,
+                    408,
+                    f"the request body did not arrive within {self.body_timeout:g} s "
+                    f"({len(body)} bytes received)",
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
@@ -203,20 +310,76 @@ class BodyLimit:
         return f"request body of {size} bytes exceeds the limit of {self.max_bytes} bytes"
 
 
-async def _reply(send: Send, status: int, message: str) -> None:
+class Gate:
+    """What every request passes before the app reads it:
+
+    * the oracle stopped acting (its database belongs to another chain): 503 with the reason,
+      except ``/health``;
+    * a submission while the health probe finds the RPC down: 503 with ``Retry-After`` at
+      once (it could not be checked against the chain);
+    * more than ``max_inflight`` requests in hand: 429 with ``Retry-After`` (back-pressure
+      instead of a queue of seconds; ``/health`` is never refused);
+    * then the body limit and timeout (:class:`BodyLimit`: 413, 408).
+    """
+
+    def __init__(self, app: ASGIApp, ctx: ApiContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.limited = BodyLimit(app, ctx.max_body_bytes, ctx.body_timeout)
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        stale = self.ctx.status.stale_reason
+        if stale is not None and scope.get("path", "").startswith(("/tasks", "/bundles")):
+            await _reply(send, 503, stale)
+            return
+        status = self.ctx.status
+        if scope.get("method") == "POST" and status.rpc_down():
+            # Every submission is checked against the chain: answer now, not after a timeout.
+            await _reply(
+                send,
+                503,
+                f"the chain's RPC endpoint has not answered the last {status.probe_failures} "
+                f"probes ({status.probe_error}); nothing was stored: try again in "
+                f"{RETRY_AFTER_RPC} s",
+                retry_after=RETRY_AFTER_RPC,
+            )
+            return
+        if self.inflight >= self.ctx.max_inflight:
+            await _reply(
+                send,
+                429,
+                f"the oracle is busy ({self.inflight} requests in hand): try again in "
+                f"{RETRY_AFTER_BUSY} s",
+                retry_after=RETRY_AFTER_BUSY,
+            )
+            return
+        self.inflight += 1
+        try:
+            await self.limited(scope, receive, send)
+        finally:
+            self.inflight -= 1
+
+
+async def _reply(send: Send, status: int, message: str, retry_after: int | None = None) -> None:
     payload = json.dumps({"error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return JSONResponse(status_code=status, content={"error": message}, headers=headers)
 
 
 # -- the app
@@ -234,30 +397,30 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"error": exc.message})
+        return _error(exc.status, exc.message, exc.retry_after)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        for e in errors:
-            if e.get("type") == "json_invalid":
-                ctx_info = e.get("ctx") or {}
-                reason = ctx_info.get("error", e.get("msg", "invalid JSON"))
-                return JSONResponse(
-                    status_code=400, content={"error": f"malformed JSON body: {reason}"}
-                )
-        parts = []
-        for e in errors[:5]:
-            where = ".".join(str(x) for x in e.get("loc", ()))
-            parts.append(f"{where}: {e.get('msg')}")
-        return JSONResponse(
-            status_code=422,
-            content={"error": "invalid request: " + "; ".join(parts)},
-        )
+        return _error(422, "invalid request: " + _validation_message(exc.errors(), prefix=""))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"error": str(exc.detail)})
+        return _error(exc.status_code, str(exc.detail))
+
+    async def rpc_trouble(_: Request, exc: Exception) -> JSONResponse:
+        return _rpc_unavailable(exc)
+
+    for kind in RPC_ERRORS:
+        app.add_exception_handler(kind, rpc_trouble)  # type: ignore[arg-type]
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # web3 raises its own errors for a node that answers with a JSON-RPC error or garbage:
+        # RPC trouble too. Anything else is a bug, logged with its traceback by the server.
+        if type(exc).__module__.startswith(("web3", "urllib3", "requests")):
+            return _rpc_unavailable(exc)
+        log.error("unexpected %s: %s", type(exc).__name__, exc)
+        return _error(500, f"internal error ({type(exc).__name__}); see the oracle's log")
 
     def load_task(task_id: int) -> TaskRow:
         with ctx.store.read() as tx:
@@ -273,7 +436,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
             tx.add_task(task)
         return task
 
-    def load_spec(task_id: int) -> TaskSpec:
+    # A registered spec never changes (its hash is on chain): parsed once per task, with the
+    # sets every reveal is checked against.
+    specs: dict[int, tuple[TaskSpec, frozenset[str], frozenset[str]]] = {}
+
+    def load_spec(task_id: int) -> tuple[TaskSpec, frozenset[str], frozenset[str]]:
+        found = specs.get(task_id)
+        if found is not None:
+            return found
         with ctx.store.read() as tx:
             row = tx.spec(task_id)
         if row is None:
@@ -282,13 +452,20 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 f"task {task_id} has no spec registered with this oracle yet: the requester "
                 f"must POST /tasks/{task_id}/spec first",
             )
-        return TaskSpec.from_json(row[0])
+        spec = TaskSpec.from_json(row[0])
+        found = (spec, frozenset(spec.items), frozenset(spec.labels))
+        specs[task_id] = found
+        return found
 
-    @app.get("/health", summary="liveness and sync state")
-    def health() -> dict[str, Any]:
+    @app.get("/health", summary="liveness, sync state and problems, from memory (never the RPC)")
+    async def health() -> dict[str, Any]:
         s = ctx.status
+        state, reasons, details = health_report(
+            s, poll_interval=ctx.poll_interval, confirmations=ctx.confirmations
+        )
         return {
-            "status": "ok",
+            "status": state,
+            "reasons": reasons,
             "oracle": ctx.oracle,
             "chain_id": ctx.chain.chain_id,
             "escrow": ctx.chain.escrow.address,
@@ -297,6 +474,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             "last_tick": s.last_tick,
             "last_error": s.last_error,
             "gold_grace": ctx.gold_grace,
+            **details,
         }
 
     @app.get("/tasks/{task_id}", summary="what this oracle holds and does for a task")
@@ -322,7 +500,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 "reveal_deadline": task.reveal_deadline,
                 "oracle_deadline": task.oracle_deadline,
                 "spec_registered": tx.spec(task_id) is not None,
-                "reveals": len(tx.reveals(task_id)),
+                "reveals": tx.reveal_count(task_id),
                 "gold_required": task.has_gold,
                 "gold_revealed": gold_revealed,
                 "gold_grace": ctx.gold_grace,
@@ -356,15 +534,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
         status_code=201,
         summary="register the task spec (checked against the on-chain specHash)",
     )
-    def post_spec(
-        task_id: TaskId, response: Response, body: Annotated[dict[str, Any], Body()]
-    ) -> dict[str, Any]:
+    async def post_spec(task_id: TaskId, request: Request) -> JSONResponse:
+        body = parse_json(await request.body())
+        status, payload = await run_in_threadpool(register_spec, task_id, body)
+        return JSONResponse(payload, status_code=status)
+
+    def register_spec(task_id: int, body: Any) -> tuple[int, dict[str, Any]]:
         task = load_task(task_id)
         try:
             spec = TaskSpec.from_dict(body)
-        except SpecError as exc:
+            digest = "0x" + spec_hash(spec).hex()
+        except (SpecError, ValueError, OverflowError) as exc:
             raise ApiError(422, f"invalid spec: {exc}") from None
-        digest = "0x" + spec_hash(spec).hex()
         if digest != task.spec_hash:
             raise ApiError(
                 422,
@@ -384,51 +565,115 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 f"scoring version {spec.scoring.version!r} is not supported: this oracle "
                 f"scores with version {SCORING_VERSION!r}",
             )
+        status = 201
         with ctx.store.write() as tx:
             if tx.spec(task_id) is not None:
-                response.status_code = 200  # same hash, so the same spec: idempotent
+                status = 200  # same hash, so the same spec: idempotent
             else:
                 tx.add_spec(task_id, spec.to_json(), digest)
-        return {"task_id": task_id, "spec_hash": digest}
+        return status, {"task_id": task_id, "spec_hash": digest}
 
     @app.post(
         "/tasks/{task_id}/reveals",
         status_code=201,
         summary="reveal an annotator's labels and salts (checked against its attestation)",
     )
-    def post_reveal(task_id: TaskId, body: RevealIn, response: Response) -> dict[str, Any]:
+    async def post_reveal(task_id: TaskId, request: Request) -> JSONResponse:
+        body = validate(RevealIn, parse_json(await request.body()))
+        status, payload = await run_in_threadpool(store_reveal, task_id, body)
+        return JSONResponse(payload, status_code=status)
+
+    def stage_part(
+        task_id: int, annotator: str, part: PartIn, entries: list[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]] | dict[str, Any]:
+        """Keep one part of a reveal; all of its labels once every part is in, else what is
+        still missing."""
+        if part.index >= part.count:
+            raise ApiError(422, f"invalid reveal: part.index {part.index} >= part.count")
+
+        def stage(tx: Tx) -> list[tuple[str, str, str]] | dict[str, Any]:
+            if tx.state(task_id).sealed_at is not None:
+                raise ApiError(
+                    409, f"the reveal window of task {task_id} is closed: reveals are sealed"
+                )
+            counts = tx.part_counts(task_id, annotator)
+            if counts and counts != {part.count}:
+                raise ApiError(
+                    422,
+                    f"invalid reveal: part.count {part.count} differs from the {counts.pop()} "
+                    f"parts of the reveal by {annotator} already begun",
+                )
+            tx.put_part(task_id, annotator, part.count, part.index, json.dumps(entries))
+            received = tx.part_indexes(task_id, annotator)
+            if len(received) < part.count:
+                missing = [n for n in range(part.count) if n not in received][:20]
+                return {
+                    "task_id": task_id,
+                    "annotator": annotator,
+                    "received": len(received),
+                    "count": part.count,
+                    "missing": missing,
+                }
+            return [
+                tuple(e)
+                for n in range(part.count)
+                for e in json.loads(tx.part(task_id, annotator, n))
+            ]  # type: ignore[misc]
+
+        return ctx.store.group_write(stage)
+
+    def clear_parts(task_id: int, annotator: str) -> None:
+        with ctx.store.write() as tx:
+            tx.clear_parts(task_id, annotator)
+
+    def store_reveal(task_id: int, body: RevealIn) -> tuple[int, dict[str, Any]]:
         load_task(task_id)
         if not is_address(body.annotator):
             raise ApiError(422, f"annotator {body.annotator!r} is not an address")
         annotator = to_checksum_address(body.annotator)
+        entries = [(x.item, x.label, x.salt) for x in body.labels]
         try:
-            labels = parse_labels([(x.item, x.label, x.salt) for x in body.labels])
+            labels = parse_labels(entries)
         except RevealError as exc:
             raise ApiError(422, f"invalid reveal: {exc}") from None
-        spec = load_spec(task_id)
-        try:
-            spec.check_labels({x.item: x.label for x in labels})
-        except SpecError as exc:
-            raise ApiError(422, f"invalid reveal: {exc}") from None
-        block, now = ctx.chain.head()
+        spec, items, allowed = load_spec(task_id)
+        for x in labels:
+            if x.item not in items or x.label not in allowed:
+                try:
+                    spec.check_labels({x.item: x.label})
+                except SpecError as exc:
+                    raise ApiError(422, f"invalid reveal: {exc}") from None
+        block, now = ctx.chain.latest_head()
         # The escrow's deadline at this block, not the stored one: an early close moves it up,
         # and the follower may not have seen that yet.
-        reveal_deadline = ctx.chain.payout_window(task_id, block).reveal_deadline
+        reveal_deadline = ctx.chain.payout_window_at(task_id, block).reveal_deadline
         if now > reveal_deadline:
             raise ApiError(
                 409,
                 f"the reveal window of task {task_id} closed at {reveal_deadline} "
                 f"(chain time is {now})",
             )
+        if body.part is not None:
+            assembled = stage_part(task_id, annotator, body.part, entries)
+            if isinstance(assembled, dict):
+                return 202, assembled  # parts still missing
+            try:
+                labels = parse_labels(assembled)
+            except RevealError as exc:
+                clear_parts(task_id, annotator)
+                raise ApiError(
+                    422, f"invalid reveal (assembled from its parts, now discarded): {exc}"
+                ) from None
         chain_id, escrow = ctx.chain.chain_id, ctx.chain.escrow.address
         root = reveal_root(chain_id, escrow, task_id, annotator, labels)
-        # Both reads at one block, so the version is the one the root was checked against.
-        matched = ctx.chain.is_attested(task_id, annotator, root, len(labels), block)
-        version = ctx.chain.attestation_version(task_id, annotator, block)
+        # One read gives the commitment and its version, so the version is the one the root
+        # was checked against.
+        matched, version = ctx.chain.attested_version(task_id, annotator, root, len(labels), block)
         doc = reveal_document(chain_id, escrow, task_id, annotator, version, root, labels)
         doc_bytes = canonical_json(doc)
         receipt = receipt_of(doc_bytes)
-        with ctx.store.write() as tx:
+
+        def store(tx: Tx) -> tuple[int, dict[str, Any]]:
             if tx.state(task_id).sealed_at is not None:
                 raise ApiError(
                     409, f"the reveal window of task {task_id} is closed: reveals are sealed"
@@ -437,8 +682,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             if matched:
                 if existing is not None and existing.version == version:
                     # The same attestation fixes the same leaves: this is the same reveal.
-                    response.status_code = 200
-                    return _receipt_body(existing, duplicate=True)
+                    return 200, _receipt_body(existing, duplicate=True)
                 row = RevealRow(
                     task_id=task_id,
                     annotator=annotator,
@@ -450,7 +694,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     stored_at=time.time(),
                 )
                 tx.put_reveal(row)
-            elif (
+                tx.clear_parts(task_id, annotator)
+                return 201, _receipt_body(row, duplicate=False)
+            if (
                 existing is not None
                 and json.loads(existing.reveal_json)["labels"] != (doc["labels"])
             ):
@@ -460,28 +706,40 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     f"{task_id} (receipt {existing.receipt}, attestation version "
                     f"{existing.version}); a new reveal must match a newer attestation",
                 )
-            else:
-                detail = (
-                    "it has no attestation"
-                    if version == 0
-                    else f"its attestation (version {version}) commits to another root or "
-                    "item count"
-                )
-                raise ApiError(
-                    422,
-                    f"reveal does not match annotator {annotator}'s on-chain commitment for "
-                    f"task {task_id}: the labels and salts give root 0x{root.hex()} over "
-                    f"{len(labels)} items, but {detail}",
-                )
-        log.info("task %d: reveal by %s stored (receipt %s)", task_id, annotator, receipt)
-        return _receipt_body(row, duplicate=False)
+            detail = (
+                "it has no attestation"
+                if version == 0
+                else f"its attestation (version {version}) commits to another root or item count"
+            )
+            raise ApiError(
+                422,
+                f"reveal does not match annotator {annotator}'s on-chain commitment for "
+                f"task {task_id}: the labels and salts give root 0x{root.hex()} over "
+                f"{len(labels)} items, but {detail}",
+            )
+
+        # Committed with the reveals that arrive meanwhile: one fsync for many receipts.
+        try:
+            status, receipt_body = ctx.store.group_write(store)
+        except ApiError:
+            if body.part is not None:
+                clear_parts(task_id, annotator)  # a refused assembly starts over
+            raise
+        if status == 201:
+            log.debug("task %d: reveal by %s stored (receipt %s)", task_id, annotator, receipt)
+        return status, receipt_body
 
     @app.post(
         "/tasks/{task_id}/gold",
         status_code=201,
         summary="reveal the gold set and salt (checked against the gold commitment)",
     )
-    def post_gold(task_id: TaskId, body: GoldIn, response: Response) -> dict[str, Any]:
+    async def post_gold(task_id: TaskId, request: Request) -> JSONResponse:
+        body = validate(GoldIn, parse_json(await request.body()))
+        status, payload = await run_in_threadpool(store_gold, task_id, body)
+        return JSONResponse(payload, status_code=status)
+
+    def store_gold(task_id: int, body: GoldIn) -> tuple[int, dict[str, Any]]:
         task = load_task(task_id)
         if not task.has_gold:
             raise ApiError(409, f"task {task_id} has no gold set (its gold commitment is zero)")
@@ -497,13 +755,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 f"gold set and salt do not open task {task_id}'s gold commitment "
                 f"{task.gold_commitment} (they hash to 0x{opened.hex()})",
             )
-        spec = load_spec(task_id)
+        spec = load_spec(task_id)[0]
         try:
             spec.check_labels(body.gold, "gold")
         except SpecError as exc:
             raise ApiError(422, f"invalid gold set: {exc}") from None
-        block, now = ctx.chain.head()
-        window = ctx.chain.payout_window(task_id, block)
+        block, now = ctx.chain.latest_head()
+        window = ctx.chain.payout_window_at(task_id, block)
         deadline = gold_deadline(window.reveal_deadline, window.oracle_timeout, ctx.gold_grace)
         withheld = (
             f"the task is scored without gold and its report and inputs bundle say the gold "
@@ -511,9 +769,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
             f"{window.reveal_deadline} plus this oracle's gold grace of {ctx.gold_grace} s, at "
             "most half the oracle timeout)"
         )
+        status = 201
         with ctx.store.write() as tx:
             if tx.gold(task_id) is not None:
-                response.status_code = 200  # the commitment admits one opening: idempotent
+                status = 200  # the commitment admits one opening: idempotent
             elif tx.state(task_id).sealed_at is not None:
                 raise ApiError(
                     409,
@@ -531,7 +790,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 tx.add_gold(
                     GoldRow(task_id, gold_bytes.decode("utf-8"), "0x" + salt.hex(), time.time())
                 )
-        return {"task_id": task_id, "gold_items": len(body.gold), "commitment": "0x" + opened.hex()}
+        return status, {
+            "task_id": task_id,
+            "gold_items": len(body.gold),
+            "commitment": "0x" + opened.hex(),
+        }
 
     def load_report(task_id: int) -> Any:
         load_task(task_id)
@@ -640,7 +903,17 @@ def _receipt_body(row: RevealRow, *, duplicate: bool) -> dict[str, Any]:
     }
 
 
+def _rpc_unavailable(exc: BaseException) -> JSONResponse:
+    reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+    return _error(
+        503,
+        f"the chain's RPC endpoint failed ({type(exc).__name__}: {reason}); nothing was "
+        f"stored: try again in {RETRY_AFTER_RPC} s",
+        RETRY_AFTER_RPC,
+    )
+
+
 def build_asgi(ctx: ApiContext) -> ASGIApp:
-    """The app wrapped in the body-size limit (outermost, so it runs before any parsing)."""
+    """The app behind the gate (outermost, so it runs before any parsing)."""
     app: Any = create_app(ctx)
-    return BodyLimit(app, ctx.max_body_bytes)
+    return Gate(app, ctx)

@@ -16,6 +16,13 @@ Confirmations are the reorg policy: blocks deeper than ``confirmations`` are tak
 The oracle's decisions that must be exact (is a reveal attested? has this oracle voted?) are
 read from chain state at the time, not from these events, which serve as the task list and the
 record of what the committee did.
+
+A reorg deeper than the confirmations is noticed all the same: the follower keeps the hash of
+the last blocks its cursor stood on and, before reading on, checks that the chain still has
+the cursor's block. If not, it walks back to the newest stored block the chain still has,
+forgets the events read after it (reveals, specs and gold are kept), re-reads the deadlines of
+the tasks it knows, re-opens this oracle's confirmed votes for a re-check (store.py,
+``recheck_proposals``) and reads on from there.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
+from web3.exceptions import BlockNotFound
 from web3.types import FilterParams, LogReceipt
 
 from labelproof.oracle.onchain import OracleChain, hex32
@@ -33,6 +41,9 @@ from labelproof.oracle.store import AttestationRow, CommitteeEvent, Store, TaskR
 from labelproof.settlement import Verdict
 
 log = logging.getLogger("labelproof.oracle.follower")
+
+# Block hashes kept to find where a reorg forked off.
+HASHES_KEPT = 128
 
 _EVENTS = (
     ("escrow", "TaskCreated"),
@@ -71,6 +82,8 @@ class Follower:
         self.start_block = start_block
         self.confirmations = confirmations
         self.chunk_size = chunk_size
+        self.reorgs = 0
+        self.last_reorg: str | None = None
         self._topics: dict[bytes, Any] = {}
         self._addresses: list[str] = []
         for contract_name, event_name in _EVENTS:
@@ -88,6 +101,7 @@ class Follower:
 
         Bounded by `max_chunks` per call so a long catch-up still lets the scheduler run.
         """
+        self._check_reorg()
         with self.store.read() as tx:
             cursor = tx.cursor()
         next_block = self.start_block if cursor is None else cursor + 1
@@ -101,6 +115,51 @@ class Follower:
             next_block = to_block + 1
         return cursor
 
+    def _block_hash(self, number: int) -> str | None:
+        """The chain's hash of block `number`, or None if it has no such block (any more)."""
+        block = self.chain.w3.eth.get_block(number)
+        return None if block is None else "0x" + bytes(block["hash"]).hex()
+
+    def _check_reorg(self) -> None:
+        with self.store.read() as tx:
+            known = tx.block_hashes(HASHES_KEPT)
+        if not known:
+            return
+        newest, newest_hash = known[0]
+        if self._chain_has(newest, newest_hash):
+            return
+        ancestor = self.start_block - 1
+        for number, block_hash in known[1:]:
+            if self._chain_has(number, block_hash):
+                ancestor = number
+                break
+        self._rewind(newest, ancestor)
+
+    def _chain_has(self, number: int, block_hash: str) -> bool:
+        try:
+            return self._block_hash(number) == block_hash
+        except BlockNotFound:
+            return False
+
+    def _rewind(self, cursor: int, ancestor: int) -> None:
+        with self.store.write() as tx:
+            task_ids = tx.rewind(ancestor)
+        # Deadlines as the chain has them now: a reorg may have undone an early close. Read
+        # outside the write lock.
+        moved = [(tid, self.chain.task(tid)) for tid in task_ids]
+        with self.store.write() as tx:
+            for tid, row in moved:
+                if row is not None:
+                    tx.reset_deadlines(tid, row.annotation_deadline, row.reveal_deadline)
+            reopened = tx.recheck_proposals()
+        self.reorgs += 1
+        self.last_reorg = (
+            f"a reorg replaced block {cursor} (deeper than the {self.confirmations} "
+            f"confirmations): events after block {ancestor} are read again, reveals kept, "
+            f"{reopened} vote(s) of this oracle re-checked"
+        )
+        log.warning("%s", self.last_reorg)
+
     def _chunk(self, from_block: int, to_block: int) -> None:
         params: FilterParams = {
             "fromBlock": from_block,
@@ -108,6 +167,9 @@ class Follower:
             "address": self._addresses,  # type: ignore[typeddict-item]
         }
         logs = self.chain.w3.eth.get_logs(params)
+        # The hash read after the logs: if the block changed in between, the next sync sees
+        # a mismatch and reads the chunk again.
+        to_hash = self._block_hash(to_block)
         tasks: list[TaskRow] = []
         closures: list[tuple[int, int, int]] = []
         attestations: list[AttestationRow] = []
@@ -161,6 +223,8 @@ class Follower:
                     e = replace(e, round=_dispute_round(tx.committee_events(e.task_id), e))
                 tx.add_committee_event(e)
             tx.set_cursor(to_block)
+            if to_hash is not None:
+                tx.add_block_hash(to_block, to_hash, HASHES_KEPT)
         if tasks or closures or attestations or committee:
             log.info(
                 "blocks %d-%d: %d tasks, %d closed early, %d attestations, %d committee events",

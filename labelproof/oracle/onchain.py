@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import BlockIdentifier
@@ -29,6 +29,24 @@ STATUS_EXPIRED = int(Status.EXPIRED)
 
 def hex32(value: bytes) -> str:
     return "0x" + bytes(value).hex()
+
+
+class RpcError(ConnectionError):
+    """The node answered a read with a JSON-RPC error or an unreadable result: RPC trouble,
+    not a revert (the reads below never revert)."""
+
+
+def attestation_digest(root: bytes, item_count: int) -> bytes:
+    """AttestationRegistry._digest: bytes28(keccak256(abi.encode(root, uint256(itemCount))))."""
+    return bytes(keccak(root + item_count.to_bytes(32, "big")))[:28]
+
+
+_ATTESTATION_SELECTOR = bytes(keccak(text="attestation(uint256,address)"))[:4]
+_ATTESTED_TOPIC = "0x" + bytes(keccak(text="Attested(uint256,address,bytes32,uint32,uint32)")).hex()
+# Blocks per eth_getLogs of a task's attestations (halved on a node's refusal).
+_LOG_SPAN = 50_000
+# Payout windows read at one block, kept for the reveals that arrive at the same head.
+_WINDOW_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ class OracleChain:
         self.committee: Contract = contract_at(w3, "OracleCommittee", committee)
         # Rule sets never change once published (only revocations, read separately).
         self._rules: dict[int, RuleSet] = {}
+        self._windows: dict[tuple[int, int], PayoutWindow] = {}
 
     def head(self) -> tuple[int, int]:
         """(number, timestamp) of the latest block: the chain's clock."""
@@ -114,6 +133,92 @@ class OracleChain:
             block=None,
             rules_id=int(t["rulesId"]),
         )
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        """One raw JSON-RPC call: no middleware, no result formatting (the reveal path)."""
+        response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response or "result" not in response:
+            raise RpcError(f"{method}: {response.get('error', response)}")
+        return response["result"]
+
+    def latest_head(self) -> tuple[int, int]:
+        """head(), read raw: (number, timestamp) of the latest block."""
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        try:
+            return int(block["number"], 16), int(block["timestamp"], 16)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RpcError(f"eth_getBlockByNumber: unreadable block {block!r:.200}") from exc
+
+    def payout_window_at(self, task_id: int, block: int) -> PayoutWindow:
+        """payout_window at a block number, cached: every reveal at one head shares it."""
+        key = (task_id, block)
+        found = self._windows.get(key)
+        if found is None:
+            found = self.payout_window(task_id, block)
+            if len(self._windows) >= _WINDOW_CACHE_SIZE:
+                self._windows.clear()
+            self._windows[key] = found
+        return found
+
+    def attested_version(
+        self, task_id: int, annotator: str, root: bytes, count: int, block: int
+    ) -> tuple[bool, int]:
+        """(is_attested, attestation_version) of the annotator at `block`, from one eth_call
+        of ``attestation(taskId, annotator)``: the digest and version it returns are one
+        commitment, so the version is the one the root was checked against."""
+        data = (
+            _ATTESTATION_SELECTOR
+            + task_id.to_bytes(32, "big")
+            + bytes(12)
+            + bytes.fromhex(annotator[2:])
+        )
+        call = {"to": self.registry.address, "data": "0x" + data.hex()}
+        result = self._rpc("eth_call", [call, hex(block)])
+        try:
+            raw = bytes.fromhex(result[2:])
+        except (TypeError, ValueError) as exc:
+            raise RpcError(f"eth_call attestation: unreadable result {result!r:.200}") from exc
+        if len(raw) != 64:
+            raise RpcError(f"eth_call attestation: {len(raw)} bytes, expected 64")
+        digest, version = raw[:28], int.from_bytes(raw[32:], "big")
+        matched = version != 0 and 0 < count < 2**32 and digest == attestation_digest(root, count)
+        return matched, version
+
+    def current_attestations(
+        self, task_id: int, from_block: int, to_block: int
+    ) -> dict[str, tuple[str, int]]:
+        """annotator (lower-case hex) -> (root, item count) of its current commitment at
+        `to_block`: the latest-version Attested event of each annotator of the task, from raw
+        logs (decoded by hand: tens of thousands of them for a large task)."""
+        latest: dict[str, tuple[int, str, int]] = {}
+        topics = [_ATTESTED_TOPIC, "0x" + task_id.to_bytes(32, "big").hex()]
+        start, span = max(from_block, 0), _LOG_SPAN
+        while start <= to_block:
+            end = min(start + span - 1, to_block)
+            params = {
+                "address": self.registry.address,
+                "topics": topics,
+                "fromBlock": hex(start),
+                "toBlock": hex(end),
+            }
+            try:
+                logs = self._rpc("eth_getLogs", [params])
+            except RpcError:
+                if span == 1:
+                    raise
+                span = max(span // 2, 1)  # the node refused the range: ask for less
+                continue
+            for entry in logs:
+                annotator = "0x" + entry["topics"][2][-40:].lower()
+                data = bytes.fromhex(entry["data"][2:])
+                root = "0x" + data[:32].hex()
+                count = int.from_bytes(data[32:64], "big")
+                version = int.from_bytes(data[64:96], "big")
+                known = latest.get(annotator)
+                if known is None or version > known[0]:
+                    latest[annotator] = (version, root, count)
+            start = end + 1
+        return {a: (root, count) for a, (_, root, count) in latest.items()}
 
     def payout_window(self, task_id: int, block: BlockIdentifier = "latest") -> PayoutWindow:
         raw: Any = self.escrow.functions.payoutWindow(task_id).call(block_identifier=block)

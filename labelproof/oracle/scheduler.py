@@ -13,7 +13,8 @@ by an early close) and this oracle has no proposal in the committee's current ro
    either in the scored set or got an error, never a receipt and then silently left out);
    reveals and gold are read after the seal, so what is scored is final;
 3. keep only reveals whose (root, item count) is the annotator's *current* attestation on chain
-   (``isAttested``, read at one pinned block; attestations are frozen since the annotation
+   (the latest ``Attested`` event of each annotator up to one pinned block, read in one log
+   scan: what ``isAttested`` says there; attestations are frozen since the annotation
    deadline, so every oracle reads the same answer);
 4. score them with the spec's method and parameters (and the gold set when revealed), build the
    payout tree over the positive payouts, the inputs bundle (records.inputs_bundle) and the
@@ -41,6 +42,9 @@ Exactly once, whatever point a crash (or ``kill -9``) hits:
 
 One signed proposal is in flight at a time (the scheduler resolves every ``sent`` row before
 signing a new one), so nonces never collide.
+
+Priority: the tasks due in a tick are scored smallest first (by labels revealed), so a small
+task never waits behind a large one that fell due at the same time.
 
 Deadlines: a *first* proposal must become pending by the oracle deadline (reveal deadline +
 oracle timeout), or the requester takes the budget back; once one has been pending there is no
@@ -94,7 +98,6 @@ from labelproof.oracle.records import (
     GOLD_NONE,
     GOLD_REVEALED,
     GOLD_WITHHELD,
-    document_labels,
     gold_deadline,
     inputs_bundle,
     report_envelope,
@@ -175,26 +178,38 @@ def compute_payout(
     arguments. A task that commits to a gold set but is given none is scored without gold and
     marked ``withheld`` (the scheduler calls it so only after the gold deadline)."""
     reveals = sorted(reveals, key=lambda r: r.annotator)
-    rows = [
-        (item, r.annotator, label)
-        for r in reveals
-        for item, label, _ in document_labels(r.reveal_json)
-    ]
-    if not rows:
+    # Parallel columns, one reveal parsed at a time; equal strings share one object, so 1.5M
+    # labels cost three lists of references, not 1.5M tuples of fresh strings.
+    items: list[str] = []
+    workers: list[str] = []
+    labels: list[str] = []
+    shared: dict[str, str] = {}
+    documents: list[bytes] = []
+    for r in reveals:
+        document = r.reveal_json.encode("utf-8")
+        documents.append(document)
+        for entry in json.loads(document)["labels"]:
+            items.append(shared.setdefault(entry["item"], entry["item"]))
+            labels.append(shared.setdefault(entry["label"], entry["label"]))
+            workers.append(r.annotator)
+    if not items:
         raise NothingToPay("no reveal matches its annotator's final attestation")
     if gold is not None:
         gold_status = GOLD_REVEALED
     else:
         gold_status = GOLD_WITHHELD if task.has_gold else GOLD_NONE
     gold_rows: list[list[str]] = json.loads(gold.gold_json) if gold is not None else []
+    answers = AnswerSet.from_arrays(items, workers, labels, source=f"task {task.task_id} reveals")
+    del items, workers, labels, shared
     result = score(
-        AnswerSet.from_rows(rows, source=f"task {task.task_id} reveals"),
+        answers,
         GoldSet.from_mapping(dict(gold_rows), source=f"task {task.task_id} gold") if gold else None,
         method=cast(Method, spec.scoring.method_code),
         budget=task.budget,
         min_quality=spec.scoring.min_quality,
         gold_weight=spec.scoring.gold_weight,
     )
+    del answers
     payouts = {w: a for w, a in result.payouts.items() if a > 0}
     if not payouts:
         raise NothingToPay("scoring paid nobody (no annotator above the minimum quality)")
@@ -212,7 +227,7 @@ def compute_payout(
         task=facts,
         scoring_version=SCORING_VERSION,
         spec=spec.to_dict(),
-        reveals=[json.loads(r.reveal_json) for r in reveals],
+        reveal_documents=documents,
         excluded=excluded,
         gold_status=gold_status,
         gold_rows=gold_rows if gold is not None else None,
@@ -261,8 +276,11 @@ class Scheduler:
         receipt_timeout: float = 30.0,
         gold_grace: int = DEFAULT_GOLD_GRACE,
         max_auto_restarts: int = MAX_AUTO_RESTARTS,
+        first_block: int = 0,
     ) -> None:
         self.chain = chain
+        # Where to look for a task's attestations when its creation block is not known.
+        self.first_block = first_block
         self.store = store
         self.account = account
         self.address = account.address
@@ -275,11 +293,19 @@ class Scheduler:
         # would give the same answer: not retried until a restart or an operator's approval.
         self._given_up: set[tuple[int, int, int | None]] = set()
 
+    def forget(self) -> None:
+        """After a reorg: decisions taken on the old blocks are taken again."""
+        self._given_up.clear()
+        self._notes.clear()
+
     # -- the loop body
 
     def tick(self) -> None:
         with self.store.read() as tx:
-            tasks = tx.tasks()
+            # Smallest first (labels revealed): a small task due at the same time as a big one
+            # is scored and proposed before it, not after.
+            sizes = tx.revealed_labels()
+            tasks = sorted(tx.tasks(), key=lambda t: (sizes.get(t.task_id, 0), t.task_id))
             in_flight = [p for p in tx.proposals() if p.state == "sent"]
         for p in in_flight:
             self._resolve(p)
@@ -467,11 +493,15 @@ class Scheduler:
         assert spec_row is not None
         spec = TaskSpec.from_json(spec_row[0])
         block, _ = self.chain.head()
+        # Every annotator's current commitment from one scan of the task's Attested events up
+        # to the pinned block (the latest version per annotator is its commitment), instead
+        # of one isAttested call per annotator.
+        first = task.block if task.block is not None else self.first_block
+        current = self.chain.current_attestations(tid, first, block)
         valid: list[RevealRow] = []
         excluded: list[str] = []
         for r in reveals:
-            root = bytes.fromhex(r.root[2:])
-            if self.chain.is_attested(tid, r.annotator, root, r.item_count, block):
+            if current.get(r.annotator.lower()) == (r.root, r.item_count):
                 valid.append(r)
             else:
                 excluded.append(r.annotator)

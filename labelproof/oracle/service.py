@@ -3,7 +3,14 @@
 ``serve(config)`` runs uvicorn in the calling thread and the loop (follow the chain, then score
 and propose what is due) in a background thread, every ``poll_interval`` seconds. The loop
 survives errors of one tick (an RPC timeout, say): it logs them, shows the last one on /health
-and tries again on the next tick; everything it does is idempotent by construction.
+and tries again on the next tick; everything it does is idempotent by construction. A third
+thread probes the RPC (health.py) so /health answers from memory.
+
+Chain identity: the database records the chain id and the genesis block hash. When the RPC
+serves another chain (a reset devnet, at start or later), the oracle stops acting on the old
+state: the loop does nothing, the API refuses task requests with 503 and /health says ``down``
+and what to do. Started with ``archive_stale_state`` (``--archive-stale-state``), it moves the
+old database to ``<data-dir>/archive/`` and starts fresh on the new chain.
 """
 
 from __future__ import annotations
@@ -23,8 +30,15 @@ from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 
 from labelproof.deploy import Deployment
-from labelproof.oracle.api import ApiContext, ServiceStatus, build_asgi
+from labelproof.oracle.api import ApiContext, build_asgi
 from labelproof.oracle.follower import Follower
+from labelproof.oracle.health import (
+    ChainIdentity,
+    HealthMonitor,
+    ServiceStatus,
+    read_identity,
+    stale_message,
+)
 from labelproof.oracle.onchain import OracleChain
 from labelproof.oracle.records import DEFAULT_GOLD_GRACE
 from labelproof.oracle.scheduler import MAX_AUTO_RESTARTS, Scheduler
@@ -34,6 +48,7 @@ log = logging.getLogger("labelproof.oracle")
 
 KEY_ENV = "LABELPROOF_ORACLE_KEY"
 DB_FILE = "oracle.sqlite3"
+ARCHIVE_FLAG = "--archive-stale-state"
 
 
 class ConfigError(ValueError):
@@ -68,6 +83,17 @@ class OracleConfig:
     # Every oracle of a committee should use the same value, or they may score differently.
     gold_grace: int = DEFAULT_GOLD_GRACE
     max_auto_restarts: int = MAX_AUTO_RESTARTS
+    # When the database belongs to another chain (a reset devnet): move it to
+    # <data_dir>/archive/ and start fresh, instead of refusing to act.
+    archive_stale_state: bool = False
+    # Seconds a client has to send a request body; requests handled at once before 429.
+    body_timeout: float = 10.0
+    max_inflight: int = 32
+    # The health probe: seconds between probes, and its RPC timeout.
+    probe_interval: float = 1.0
+    probe_timeout: float = 2.0
+    # The API's RPC timeout: a hung node gives the client a 503 after this, not a minute later.
+    api_rpc_timeout: float = 5.0
 
     def database_url(self) -> str:
         if self.db_url:
@@ -127,6 +153,10 @@ class OracleConfig:
             raise ConfigError("gold_grace must be >= 0 seconds")
         if self.max_auto_restarts < 0:
             raise ConfigError("max_auto_restarts must be >= 0")
+        if self.body_timeout <= 0 or self.probe_interval <= 0 or self.probe_timeout <= 0:
+            raise ConfigError("body_timeout, probe_interval and probe_timeout must be > 0")
+        if self.max_inflight < 1:
+            raise ConfigError("max_inflight must be >= 1")
 
 
 class OracleService:
@@ -142,12 +172,37 @@ class OracleService:
         # Separate web3 clients for the API's worker threads and the loop thread: neither
         # waits on the other's HTTP connection.
         self.loop_chain = OracleChain(_web3(config.rpc_url), escrow, deployment)
-        self.api_chain = OracleChain(_web3(config.rpc_url), escrow, deployment)
-        self.store = Store(config.database_url())
-        self.store.bind(self.loop_chain.chain_id, escrow)
+        # The API's client does not retry: a client waits api_rpc_timeout at most, then 503.
+        self.api_chain = OracleChain(
+            _web3(config.rpc_url, config.api_rpc_timeout, retry=False), escrow, deployment
+        )
+        self.status = ServiceStatus()
         start = config.start_block
         if start is None:
             start = deployment.block if deployment is not None else 0
+        identity = read_identity(self.loop_chain.w3, start)
+        self.store = Store(config.database_url())
+        stale = self._bind(escrow, identity)
+        if stale is not None and config.archive_stale_state:
+            moved = self.store.archive()
+            log.warning("%s: archived the old database to %s; starting fresh", stale, moved)
+            self.store = Store(config.database_url())
+            stale = self._bind(escrow, identity)
+        self.status.identity = identity
+        if stale is not None:
+            chain_id, genesis, anchor = self.store.identity()
+            stored = ChainIdentity(int(chain_id or 0), genesis or "unknown", anchor or "0:unknown")
+            # Stay up (and say why on /health), but never act on another chain's state.
+            self.status.identity = stored
+            self.status.stale_reason = stale_message(stored, identity, ARCHIVE_FLAG)
+            log.error("%s", self.status.stale_reason)
+        self.monitor = HealthMonitor(
+            config.rpc_url,
+            self.status,
+            interval=config.probe_interval,
+            timeout=config.probe_timeout,
+            archive_hint=ARCHIVE_FLAG,
+        )
         self.follower = Follower(
             self.loop_chain,
             self.store,
@@ -162,8 +217,8 @@ class OracleService:
             receipt_timeout=config.receipt_timeout,
             gold_grace=config.gold_grace,
             max_auto_restarts=config.max_auto_restarts,
+            first_block=start,
         )
-        self.status = ServiceStatus()
         self.context = ApiContext(
             store=self.store,
             chain=self.api_chain,
@@ -171,6 +226,10 @@ class OracleService:
             max_body_bytes=config.max_body_bytes,
             status=self.status,
             gold_grace=config.gold_grace,
+            body_timeout=config.body_timeout,
+            max_inflight=config.max_inflight,
+            poll_interval=config.poll_interval,
+            confirmations=config.confirmations,
         )
         current = self.loop_chain.current_rules_id()
         if not self.loop_chain.is_live_oracle(current, self.account.address):
@@ -183,9 +242,20 @@ class OracleService:
                 current,
             )
 
+    def _bind(self, escrow: str, identity: ChainIdentity) -> str | None:
+        return self.store.bind(identity.chain_id, escrow, identity.genesis_hash, identity.anchor)
+
     def run_once(self) -> None:
-        """One tick: store new confirmed events, then score and propose what is due."""
+        """One tick: store new confirmed events, then score and propose what is due; nothing
+        while the database belongs to another chain."""
+        if not self.status.acting:
+            return
+        reorgs = self.follower.reorgs
         self.status.synced_block = self.follower.sync()
+        if self.follower.reorgs != reorgs:
+            self.scheduler.forget()
+            self.status.reorgs = self.follower.reorgs
+            self.status.last_reorg = self.follower.last_reorg
         self.scheduler.tick()
         self.status.last_tick = time.time()
 
@@ -205,6 +275,10 @@ class OracleService:
             target=self.run_loop, args=(stop,), name="oracle-loop", daemon=True
         )
         worker.start()
+        probe = threading.Thread(
+            target=self.monitor.run, args=(stop,), name="oracle-probe", daemon=True
+        )
+        probe.start()
         log.info(
             "oracle %s serving on http://%s:%d (escrow %s, chain %d)",
             self.account.address,
@@ -228,8 +302,14 @@ class OracleService:
             worker.join(timeout=30)
 
 
-def _web3(url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+def _web3(url: str, timeout: float = 30.0, *, retry: bool = True) -> Web3:
+    if retry:  # web3's default: a few retries with backoff on connection errors
+        return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    return Web3(
+        Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+    )
 
 
 def serve(config: OracleConfig) -> None:

@@ -14,10 +14,14 @@ Tables:
 * ``meta``: the chain id and escrow the database belongs to (a database is never reused for
   another deployment, since its cursor and tasks would be wrong there).
 * ``cursor``: the last block whose events are fully stored.
+* ``block_hashes``: the hashes of the last blocks the cursor stood on, to notice a reorg deeper
+  than the confirmations (see follower.py).
 * ``tasks``, ``attestations``, ``committee_events``: chain events (see follower.py). A task's
   deadlines move when the requester closes it early (``TaskClosedEarly``).
 * ``specs``, ``reveals``, ``gold``: what requesters and annotators gave the oracle, each
   checked against the chain before it is stored.
+* ``reveal_parts``: the parts of a reveal sent in parts (each within the body limit), kept
+  until the last one arrives and the whole reveal is checked.
 * ``task_state``: the oracle's own per-task state: when the reveals were sealed for scoring,
   the last note logged, which round an operator approved for proposing in although the
   scheduler would hold back (see scheduler.py).
@@ -32,14 +36,20 @@ Tables:
 from __future__ import annotations
 
 import hashlib
+import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+# Writes committed together by the group committer, at most.
+GROUP_MAX = 256
 
 SCHEMA_VERSION = "2"
 
@@ -53,6 +63,10 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS block_hashes (
+    block INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id INTEGER PRIMARY KEY,
@@ -113,6 +127,14 @@ CREATE TABLE IF NOT EXISTS reveals (
     receipt TEXT NOT NULL,
     stored_at REAL NOT NULL,
     PRIMARY KEY (task_id, annotator)
+);
+CREATE TABLE IF NOT EXISTS reveal_parts (
+    task_id INTEGER NOT NULL,
+    annotator TEXT NOT NULL,
+    part_count INTEGER NOT NULL,
+    part_index INTEGER NOT NULL,
+    entries TEXT NOT NULL,
+    PRIMARY KEY (task_id, annotator, part_index)
 );
 CREATE TABLE IF NOT EXISTS gold (
     task_id INTEGER PRIMARY KEY,
@@ -334,6 +356,58 @@ class Tx:
     def set_cursor(self, block: int) -> None:
         self.conn.execute("INSERT OR REPLACE INTO cursor (id, block) VALUES (1, ?)", (block,))
 
+    def block_hashes(self, limit: int) -> list[tuple[int, str]]:
+        """The last `limit` (block, hash) pairs the cursor stood on, newest first."""
+        rows = self._all("SELECT block, hash FROM block_hashes ORDER BY block DESC LIMIT ?", limit)
+        return [(int(r["block"]), str(r["hash"])) for r in rows]
+
+    def add_block_hash(self, block: int, block_hash: str, keep: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO block_hashes (block, hash) VALUES (?, ?)", (block, block_hash)
+        )
+        self.conn.execute(
+            "DELETE FROM block_hashes WHERE block NOT IN "
+            "(SELECT block FROM block_hashes ORDER BY block DESC LIMIT ?)",
+            (keep,),
+        )
+
+    def rewind(self, ancestor: int) -> list[int]:
+        """A reorg replaced the blocks after `ancestor`: forget the events read from them
+        (reveals, specs and gold stay: they are checked against the chain again when scored)
+        and move the cursor back. Returns the ids of the tasks still known."""
+        for table in ("attestations", "committee_events", "block_hashes"):
+            # Table names are the constants above, never input.
+            self.conn.execute(f"DELETE FROM {table} WHERE block > ?", (ancestor,))
+        self.conn.execute("DELETE FROM tasks WHERE block IS NOT NULL AND block > ?", (ancestor,))
+        self.conn.execute("INSERT OR REPLACE INTO cursor (id, block) VALUES (1, ?)", (ancestor,))
+        return [int(r["task_id"]) for r in self._all("SELECT task_id FROM tasks")]
+
+    def reset_deadlines(self, task_id: int, annotation_deadline: int, reveal_deadline: int) -> None:
+        """The deadlines as the chain has them now (a reorg may have undone an early close)."""
+        self.conn.execute(
+            "UPDATE tasks SET annotation_deadline = ?, reveal_deadline = ? WHERE task_id = ?",
+            (annotation_deadline, reveal_deadline, task_id),
+        )
+
+    def recheck_proposals(self) -> int:
+        """After a deep reorg, votes this oracle saw mined may be gone: a confirmed vote with
+        its signed transaction goes back to ``sent`` (the scheduler looks for its receipt and
+        re-broadcasts the same bytes if the chain lost it); one confirmed only by asking the
+        chain (no transaction of ours) is forgotten, so the scheduler asks again. Returns how
+        many proposals were reopened."""
+        cur = self.conn.execute(
+            "UPDATE proposals SET state = 'sent', note = 'reorg: re-checking the vote', "
+            "updated_at = ? WHERE state = 'confirmed' AND tx_hash IS NOT NULL AND task_id NOT IN "
+            "(SELECT task_id FROM committee_events WHERE kind = 'finalized')",
+            (time.time(),),
+        )
+        reopened = int(cur.rowcount)
+        cur = self.conn.execute(
+            "DELETE FROM proposals WHERE state = 'confirmed' AND tx_hash IS NULL AND task_id "
+            "NOT IN (SELECT task_id FROM committee_events WHERE kind = 'finalized')"
+        )
+        return reopened + int(cur.rowcount)
+
     # -- chain data
 
     def task(self, task_id: int) -> TaskRow | None:
@@ -471,6 +545,15 @@ class Tx:
         )
         return None if row is None else RevealRow(**dict(row))
 
+    def revealed_labels(self) -> dict[int, int]:
+        """task id -> labels revealed (the size of its scoring)."""
+        rows = self._all("SELECT task_id, SUM(item_count) AS n FROM reveals GROUP BY task_id")
+        return {int(r["task_id"]): int(r["n"]) for r in rows}
+
+    def reveal_count(self, task_id: int) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM reveals WHERE task_id = ?", task_id)
+        return 0 if row is None else int(row["n"])
+
     def reveals(self, task_id: int) -> list[RevealRow]:
         rows = self._all("SELECT * FROM reveals WHERE task_id = ? ORDER BY annotator", task_id)
         return [RevealRow(**dict(r)) for r in rows]
@@ -488,6 +571,47 @@ class Tx:
                 r.receipt,
                 r.stored_at,
             ),
+        )
+
+    # -- reveals sent in parts (each within the body limit), until the last part arrives
+
+    def put_part(self, task_id: int, annotator: str, count: int, index: int, entries: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO reveal_parts VALUES (?, ?, ?, ?, ?)",
+            (task_id, annotator, count, index, entries),
+        )
+
+    def part_counts(self, task_id: int, annotator: str) -> set[int]:
+        rows = self._all(
+            "SELECT DISTINCT part_count FROM reveal_parts WHERE task_id = ? AND annotator = ?",
+            task_id,
+            annotator,
+        )
+        return {int(r["part_count"]) for r in rows}
+
+    def part_indexes(self, task_id: int, annotator: str) -> set[int]:
+        rows = self._all(
+            "SELECT part_index FROM reveal_parts WHERE task_id = ? AND annotator = ?",
+            task_id,
+            annotator,
+        )
+        return {int(r["part_index"]) for r in rows}
+
+    def part(self, task_id: int, annotator: str, index: int) -> str:
+        row = self._one(
+            "SELECT entries FROM reveal_parts WHERE task_id = ? AND annotator = ? "
+            "AND part_index = ?",
+            task_id,
+            annotator,
+            index,
+        )
+        if row is None:
+            raise StoreError(f"part {index} of {annotator}'s reveal of task {task_id} is missing")
+        return str(row["entries"])
+
+    def clear_parts(self, task_id: int, annotator: str) -> None:
+        self.conn.execute(
+            "DELETE FROM reveal_parts WHERE task_id = ? AND annotator = ?", (task_id, annotator)
         )
 
     def gold(self, task_id: int) -> GoldRow | None:
@@ -548,7 +672,8 @@ class Tx:
 
     def add_report(self, r: ReportRow) -> None:
         self.conn.execute(
-            "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # REPLACE: a round scored again (after a reorg re-opened its proposal) replaces it.
+            "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.task_id,
                 r.round,
@@ -642,6 +767,8 @@ class Store:
         self.path = sqlite_path(url)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._committer: _GroupCommitter | None = None
+        self._committer_lock = threading.Lock()
         conn = self._conn()
         # Check the version before creating anything: an older database is refused as it is.
         has_meta = conn.execute(
@@ -697,21 +824,137 @@ class Store:
         finally:
             conn.execute("ROLLBACK")
 
-    def bind(self, chain_id: int, escrow: str) -> None:
-        """Tie the database to one deployment, or refuse one made for another."""
+    def bind(
+        self,
+        chain_id: int,
+        escrow: str,
+        genesis_hash: str | None = None,
+        anchor: str | None = None,
+    ) -> str | None:
+        """Tie the database to one deployment on one chain: its id, genesis block hash and the
+        hash of an anchor block (``"<number>:<hash>"``, the oracle's start block).
+
+        Returns None when the database is this chain's (or new), else what differs: the chain
+        was reset or the RPC serves another chain. The caller then stops acting on the stored
+        state, or archives it (:meth:`archive`). Another escrow on the same chain is a
+        configuration mistake: StoreError.
+        """
+        found = {"chain_id": str(chain_id), "genesis_hash": genesis_hash, "anchor": anchor}
         with self.write() as tx:
-            known = (tx.meta("chain_id"), tx.meta("escrow"))
-            if known == (None, None):
-                tx.set_meta("chain_id", str(chain_id))
+            known = {key: tx.meta(key) for key in found}
+            escrow_known = tx.meta("escrow")
+            if escrow_known is None and known["chain_id"] is None:
                 tx.set_meta("escrow", escrow)
-            elif known != (str(chain_id), escrow):
-                raise StoreError(
-                    f"{self.path} belongs to escrow {known[1]} on chain {known[0]}, not "
-                    f"{escrow} on chain {chain_id}: use another data directory"
+            for key, value in found.items():
+                # A database from before a key was recorded adopts this chain's value.
+                if known[key] is None and value is not None:
+                    tx.set_meta(key, value)
+                    known[key] = value
+            differs = [k for k, v in found.items() if v is not None and known[k] != v]
+            if differs:
+                return (
+                    f"{self.path} belongs to chain {known['chain_id']} (genesis "
+                    f"{known['genesis_hash']}, block {known['anchor']}), the RPC serves chain "
+                    f"{chain_id} (genesis {genesis_hash}, block {anchor})"
                 )
+            if escrow_known is not None and escrow_known != escrow:
+                raise StoreError(
+                    f"{self.path} belongs to escrow {escrow_known} on chain {chain_id}, not "
+                    f"{escrow}: use another data directory"
+                )
+            return None
+
+    def identity(self) -> tuple[str | None, str | None, str | None]:
+        """(chain id, genesis hash, anchor) the database was bound to."""
+        with self.read() as tx:
+            return tx.meta("chain_id"), tx.meta("genesis_hash"), tx.meta("anchor")
+
+    def archive(self) -> Path:
+        """Move the database (and its WAL files) to ``archive/`` next to it; returns the new
+        path of the main file. The store must not be used afterwards."""
+        chain_id, genesis, _ = self.identity()
+        self.close()
+        folder = self.path.parent / "archive"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        tag = f"chain{chain_id}-{(genesis or '0x')[2:10] or 'unknown'}-{stamp}"
+        target = folder / f"{self.path.stem}-{tag}{self.path.suffix}"
+        n = 1
+        while target.exists():
+            target = folder / f"{self.path.stem}-{tag}-{n}{self.path.suffix}"
+            n += 1
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(target.with_name(target.name + suffix))
+        self.path.rename(target)
+        return target
+
+    def group_write(self, job: Callable[[Tx], T]) -> T:
+        """Run `job` in a write transaction shared with other callers' jobs, and return once
+        that transaction has committed (so a receipt handed out is on disk, as with
+        :meth:`write`). One fsync serves every job that arrived while the previous commit
+        was on its way to the disk: under load, many reveals per commit instead of one.
+
+        Each job runs inside its own savepoint: a job that raises is rolled back alone, and
+        its exception is raised here, in its caller's thread."""
+        committer = self._committer
+        if committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = _GroupCommitter(self)
+                committer = self._committer
+        return committer.run(job)
 
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class _GroupCommitter:
+    """One thread that commits the jobs of :meth:`Store.group_write` in groups."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.jobs: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]]] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="store-group-commit", daemon=True).start()
+
+    def run(self, job: Callable[[Tx], T]) -> T:
+        done: Future[T] = Future()
+        self.jobs.put((job, done))
+        return done.result()
+
+    def _loop(self) -> None:
+        while True:
+            group = [self.jobs.get()]
+            while len(group) < GROUP_MAX:
+                try:
+                    group.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Callable[[Tx], Any], Future[Any]]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.store.write() as tx:
+                for job, _ in group:
+                    tx.conn.execute("SAVEPOINT job")
+                    try:
+                        outcomes.append((True, job(tx)))
+                        tx.conn.execute("RELEASE job")
+                    except Exception as exc:  # the job's own refusal: undo it alone
+                        tx.conn.execute("ROLLBACK TO job")
+                        tx.conn.execute("RELEASE job")
+                        outcomes.append((False, exc))
+        except BaseException as exc:  # the commit itself failed: nothing of the group stored
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for (ok, value), (_, done) in zip(outcomes, group, strict=True):
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)

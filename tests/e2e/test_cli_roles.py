@@ -1107,14 +1107,18 @@ def test_relay_checks_signatures_and_a_bad_entry_never_blocks_a_batch(world: Wor
 
 def _relay(world: World, label: str) -> tuple[Any, int]:
     from labelproof.client import Chain
-    from labelproof.relay import Relay
+    from labelproof.relayer import Relay, RelayConfig
+    from labelproof.relayer.store import Store
 
     world.cli("wallet", "new", f"req-{label}").ok()
     requester = world.fund(f"req-{label}")
     world.admin().call(world.token.functions.mint(requester, 100 * ETH), what="mint")
     task = fresh_task(world, f"req-{label}", label)
     chain = Chain.connect(world.node.url, world.tmp / "deployments")
-    relay = Relay(chain, chain.signer(list(world.w3.eth.accounts)[3]), batch_size=10, max_wait=60)
+    key = Account.create()
+    world.node.set_balance(key.address, ETH)
+    store = Store(f"sqlite:///{world.tmp / f'relay-{label}.db'}")
+    relay = Relay(chain, key, store, RelayConfig(batch_size=10, max_wait=60))
     return relay, task
 
 
@@ -1136,7 +1140,7 @@ def test_relay_batch_logic_in_process(world: World) -> None:
     with pytest.raises(RelayError, match="not the annotator"):
         relay.submit(AttestationIn(**{**bodies[0], "annotator": b.address}))
     assert relay.queued() == 5 and not relay.due()
-    sent = relay.flush()
+    batch = relay.flush()
     states = [relay.status(h) for h in hashes]
     assert [s["status"] for s in states] == [
         "confirmed",
@@ -1147,7 +1151,7 @@ def test_relay_batch_logic_in_process(world: World) -> None:
     ]
     assert states[2]["reason"] == "StaleVersion" and "StaleVersion" in str(states[2]["error"])
     assert len({s["tx_hash"] for s in states}) == 1
-    assert len(sent) == 5 and relay.queued() == 0
+    assert batch is not None and batch.state == "mined" and relay.queued() == 0
     assert world.registry.functions.attestation(task, c.address).call()[1] == 2
     # which of b's two entries landed is the chain's order, and the relayer agrees with it
     landed = bodies[1] if states[1]["status"] == "confirmed" else bodies[2]
@@ -1169,9 +1173,9 @@ def test_relay_a_stale_entry_fails_alone_and_nothing_is_lost(world: World) -> No
     Sender(world.w3, late).call(
         world.registry.functions.attest(task, b"\x99" * 32, 3), what="direct attest"
     )
-    sent = relay.flush()
+    batch = relay.flush()
     states = {h: relay.status(h) for h in hashes}
-    assert len(sent) == 4 and relay.queued() == 0
+    assert batch is not None and batch.state == "mined" and relay.queued() == 0
     assert all(s["status"] in ("confirmed", "failed") for s in states.values())  # none lost
     stale = states[hashes[2]]
     assert stale["status"] == "failed" and stale["reason"] == "StaleVersion"

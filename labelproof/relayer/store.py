@@ -1,0 +1,423 @@
+"""The relayer's durable state in SQLite: every accepted attestation, every batch, every signed
+transaction.
+
+The house style of labelproof/oracle/store.py: one database file per relayer, WAL mode (the HTTP
+threads read while the batcher writes), ``synchronous=FULL`` (a 202 handed to an annotator, or a
+signed batch about to be broadcast, survives ``kill -9`` and power loss), every write in one
+``BEGIN IMMEDIATE`` transaction.
+
+Tables:
+
+* ``meta``: schema version, and the chain the database belongs to: chain id, genesis block hash,
+  registry address. A database is never used on another chain (see service.py: a reset chain
+  makes the relayer stop acting and say so).
+* ``entries``: one row per accepted attestation (the EIP-712 digest is the key), with its state
+  ``queued -> batched -> sent -> confirmed | failed``. A batch that was abandoned (its nonce went
+  to another transaction) or whose block was reorganised away puts its entries back to
+  ``queued``. ``gas`` is the entry's share of its batch's gas once mined.
+* ``batches``: one row per ``attestBySig`` transaction: ``building -> signed -> sent -> mined``
+  (or ``abandoned``, ``reorged``). The nonce, fees and the latest signed raw transaction are
+  written before it is broadcast.
+* ``batch_txs``: every signed version of a batch (a fee bump signs a new one with the same
+  nonce; any of them may be the one mined).
+* ``enrollment``: the annotators a task's requester allows to use this relayer (see policy.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+ENTRY_STATES = ("queued", "batched", "sent", "confirmed", "failed")
+BATCH_STATES = ("building", "signed", "sent", "mined", "abandoned", "reorged")
+OPEN_BATCH_STATES = ("building", "signed", "sent")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL UNIQUE,
+    task_id TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    root TEXT NOT NULL,
+    item_count INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'batched', 'sent', 'confirmed', 'failed')),
+    batch_id INTEGER,
+    tx_hash TEXT,
+    block INTEGER,
+    block_hash TEXT,
+    error TEXT,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    gas INTEGER,
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_state ON entries (state, seq);
+CREATE INDEX IF NOT EXISTS entries_batch ON entries (batch_id);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL
+        CHECK (state IN ('building', 'signed', 'sent', 'mined', 'abandoned', 'reorged')),
+    nonce INTEGER,
+    gas_limit INTEGER,
+    max_fee INTEGER,
+    priority_fee INTEGER,
+    tx_hash TEXT,
+    raw_tx TEXT,
+    bumps INTEGER NOT NULL DEFAULT 0,
+    broadcasts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_try_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    gas_used INTEGER,
+    block INTEGER,
+    block_hash TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS batches_state ON batches (state);
+CREATE TABLE IF NOT EXISTS batch_txs (
+    tx_hash TEXT PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    raw_tx TEXT NOT NULL,
+    max_fee INTEGER NOT NULL,
+    priority_fee INTEGER NOT NULL,
+    signed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollment (
+    task_id TEXT PRIMARY KEY,
+    annotators TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    stored_at REAL NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (bad URL, another schema)."""
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreError(
+            f"unsupported database URL {url!r}: expected sqlite:///relative/path or "
+            "sqlite:////absolute/path"
+        )
+    return Path(url[len(prefix) :])
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    seq: int
+    hash: str
+    task_id: int
+    annotator: str
+    root: str
+    item_count: int
+    version: int
+    signature: str
+    state: str
+    batch_id: int | None
+    tx_hash: str | None
+    block: int | None
+    block_hash: str | None
+    error: str | None
+    reason: str | None
+    attempts: int
+    gas: int | None
+    received_at: float
+    updated_at: float
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``SignedAttestation`` struct of ``attestBySig``."""
+        sig = bytes.fromhex(self.signature[2:])
+        return (
+            self.task_id,
+            self.annotator,
+            bytes.fromhex(self.root[2:]),
+            self.item_count,
+            self.version,
+            sig[64],
+            sig[:32],
+            sig[32:64],
+        )
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: int
+    state: str
+    nonce: int | None
+    gas_limit: int | None
+    max_fee: int | None
+    priority_fee: int | None
+    tx_hash: str | None
+    raw_tx: str | None
+    bumps: int
+    broadcasts: int
+    failures: int
+    next_try_at: float
+    created_at: float
+    sent_at: float | None
+    gas_used: int | None
+    block: int | None
+    block_hash: str | None
+    note: str | None
+
+
+def _entry(row: sqlite3.Row) -> EntryRow:
+    data = dict(row)
+    data["task_id"] = int(data["task_id"])
+    return EntryRow(**data)
+
+
+def _batch(row: sqlite3.Row) -> BatchRow:
+    return BatchRow(**dict(row))
+
+
+class Tx:
+    """Queries on one connection inside one transaction (see Store.read / Store.write)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return list(self.conn.execute(sql, args).fetchall())
+
+    # -- meta
+
+    def meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", key)
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- entries
+
+    def entry(self, digest: str) -> EntryRow | None:
+        row = self._one("SELECT * FROM entries WHERE hash = ?", digest)
+        return None if row is None else _entry(row)
+
+    def add_entry(
+        self,
+        digest: str,
+        task_id: int,
+        annotator: str,
+        root: str,
+        item_count: int,
+        version: int,
+        signature: str,
+        now: float,
+    ) -> bool:
+        """Store a new queued entry; False if this digest is already stored."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO entries (hash, task_id, annotator, root, item_count, version, "
+            "signature, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', "
+            "?, ?)",
+            (digest, str(task_id), annotator, root, item_count, version, signature, now, now),
+        )
+        return cur.rowcount == 1
+
+    def queued(self, limit: int) -> list[EntryRow]:
+        rows = self._all("SELECT * FROM entries WHERE state = 'queued' ORDER BY seq LIMIT ?", limit)
+        return [_entry(r) for r in rows]
+
+    def oldest_queued(self) -> float | None:
+        row = self._one("SELECT MIN(received_at) AS t FROM entries WHERE state = 'queued'")
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def batch_entries(self, batch_id: int) -> list[EntryRow]:
+        rows = self._all("SELECT * FROM entries WHERE batch_id = ? ORDER BY seq", batch_id)
+        return [_entry(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._all("SELECT state, COUNT(*) AS n FROM entries GROUP BY state")
+        out = dict.fromkeys(ENTRY_STATES, 0)
+        out.update({str(r["state"]): int(r["n"]) for r in rows})
+        return out
+
+    def task_charges(self) -> list[tuple[int, int, int]]:
+        """Per task: entries not failed (or failed with gas spent), and gas spent so far."""
+        rows = self._all(
+            "SELECT task_id, SUM(CASE WHEN gas IS NULL AND state != 'failed' THEN 1 ELSE 0 END) "
+            "AS pending, SUM(COALESCE(gas, 0)) AS spent FROM entries GROUP BY task_id"
+        )
+        return [(int(r["task_id"]), int(r["pending"]), int(r["spent"])) for r in rows]
+
+    def pending_versions(self) -> list[tuple[int, str, int]]:
+        rows = self._all(
+            "SELECT task_id, annotator, MAX(version) AS v FROM entries "
+            "WHERE state IN ('queued', 'batched', 'sent') GROUP BY task_id, annotator"
+        )
+        return [(int(r["task_id"]), str(r["annotator"]), int(r["v"])) for r in rows]
+
+    def set_entry(self, digest: str, now: float, **fields: Any) -> None:
+        names = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(
+            f"UPDATE entries SET {names}, updated_at = ? WHERE hash = ?",
+            (*fields.values(), now, digest),
+        )
+
+    def requeue_batch(self, batch_id: int, now: float, error: str | None) -> None:
+        """The batch's unsettled entries go back to the queue (their signatures still hold)."""
+        self.conn.execute(
+            "UPDATE entries SET state = 'queued', batch_id = NULL, tx_hash = NULL, block = NULL, "
+            "block_hash = NULL, gas = NULL, error = ?, updated_at = ? WHERE batch_id = ?",
+            (error, now, batch_id),
+        )
+
+    # -- batches
+
+    def open_batch(self) -> BatchRow | None:
+        row = self._one(
+            "SELECT * FROM batches WHERE state IN ('building', 'signed', 'sent') "
+            "ORDER BY id LIMIT 1"
+        )
+        return None if row is None else _batch(row)
+
+    def batch(self, batch_id: int) -> BatchRow | None:
+        row = self._one("SELECT * FROM batches WHERE id = ?", batch_id)
+        return None if row is None else _batch(row)
+
+    def new_batch(self, digests: list[str], now: float) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO batches (state, created_at) VALUES ('building', ?)", (now,)
+        )
+        batch_id = int(cur.lastrowid or 0)
+        self.conn.executemany(
+            "UPDATE entries SET state = 'batched', batch_id = ?, attempts = attempts + 1, "
+            "updated_at = ? WHERE hash = ?",
+            [(batch_id, now, d) for d in digests],
+        )
+        return batch_id
+
+    def set_batch(self, batch_id: int, **fields: Any) -> None:
+        names = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(f"UPDATE batches SET {names} WHERE id = ?", (*fields.values(), batch_id))
+
+    def add_signed(
+        self, batch_id: int, tx_hash: str, raw: str, max_fee: int, priority_fee: int, now: float
+    ) -> None:
+        self.conn.execute(
+            # The same bytes signed again (a batch re-formed after a reorg, same nonce and
+            # fees) belong to the newest batch.
+            "INSERT INTO batch_txs VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (tx_hash) DO UPDATE SET batch_id = excluded.batch_id",
+            (tx_hash, batch_id, raw, max_fee, priority_fee, now),
+        )
+
+    def signed_txs(self, batch_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT tx_hash FROM batch_txs WHERE batch_id = ? ORDER BY signed_at", batch_id
+        )
+        return [str(r["tx_hash"]) for r in rows]
+
+    def recent_mined(self, since_block: int) -> list[BatchRow]:
+        rows = self._all(
+            "SELECT * FROM batches WHERE state = 'mined' AND block >= ? ORDER BY block",
+            since_block,
+        )
+        return [_batch(r) for r in rows]
+
+    def batches(self) -> list[BatchRow]:
+        return [_batch(r) for r in self._all("SELECT * FROM batches ORDER BY id")]
+
+    # -- enrollment
+
+    def enrollment(self, task_id: int) -> list[str] | None:
+        row = self._one("SELECT annotators FROM enrollment WHERE task_id = ?", str(task_id))
+        return None if row is None else str(row["annotators"]).split(",")
+
+    def set_enrollment(self, task_id: int, annotators: list[str], signature: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO enrollment VALUES (?, ?, ?, ?)",
+            (str(task_id), ",".join(annotators), signature, time.time()),
+        )
+
+
+class Store:
+    """Thread-safe access to the relayer database: one SQLite connection per thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._conn()
+        has_meta = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        found = None
+        if has_meta is not None:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = None if row is None else str(row[0])
+        if found is not None and found != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: relayer schema version {found}, this relayer needs "
+                f"{SCHEMA_VERSION}: use another database"
+            )
+        conn.executescript(_SCHEMA)
+        with self.write() as tx:
+            if tx.meta("schema_version") is None:
+                tx.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: transactions are opened explicitly below, never implicitly.
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction: all of it commits, or none of it on an exception."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction: every query inside sees the same snapshot."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield Tx(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
