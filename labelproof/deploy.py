@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from eth_utils import is_address, is_hex_address, to_checksum_address
+from eth_utils import is_address, is_checksum_address, is_hex_address, to_checksum_address
 from web3 import Web3
 
 from labelproof.chain import PROJECT_ROOT, ChainError, Sender, artifact, contract_at, create_address
@@ -286,13 +286,14 @@ def _address_field(value: Any, name: str = "address") -> Any:
             f"{name}: {shown!r} is a YAML {type(value).__name__}, not an address: write "
             'addresses as quoted strings, e.g. "0xAbC..." (leave a role out for none)'
         )
-    if not is_address(value):
-        hint = (
-            " (wrong checksum: check the letter case, or write it all lower case)"
-            if is_hex_address(value)
-            else " (0x and 40 hex digits)"
+    if not is_hex_address(value):
+        raise DeployConfigError(f"{name} {value!r} is not an address (0x and 40 hex digits)")
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(value):
+        raise DeployConfigError(
+            f"{name} {value!r} has a wrong checksum (a typo?): check the letter case, or "
+            "write it all lower case"
         )
-        raise DeployConfigError(f"{name} {value!r} is not an address{hint}")
     if int(value, 16) == 0:
         raise DeployConfigError(f"{name}: the zero address is not an account (leave it out)")
     return value
