@@ -50,6 +50,37 @@ def artifact(name: str, build_dir: Path = BUILD_DIR) -> Artifact:
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
 
 
+# Read-only calls a hosted provider may refuse (HTTP 429, 5xx), drop or time out are asked
+# again, with backoff: 0.25 s doubling, 7 tries (about 30 s in all). web3's own default retries
+# neither dropped connections (requests' ConnectionError) nor for long enough.
+RPC_RETRIES = 7
+RPC_BACKOFF = 0.25
+
+
+def web3_for(url: str, timeout: float = 30.0) -> Web3:
+    """A web3 client for `url` that retries the transient failures of hosted providers on the
+    methods that are safe to ask twice (never eth_sendRawTransaction: see sending.py)."""
+    import requests
+    from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+    retry = ExceptionRetryConfiguration(
+        errors=(
+            ConnectionError,
+            TimeoutError,
+            requests.ConnectionError,
+            requests.HTTPError,
+            requests.Timeout,
+        ),
+        retries=RPC_RETRIES,
+        backoff_factor=RPC_BACKOFF,
+    )
+    return Web3(
+        Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry
+        )
+    )
+
+
 def create_address(deployer: str, nonce: int) -> str:
     """The address CREATE gives the contract that `deployer` deploys with `nonce`."""
     raw = rlp.encode([bytes.fromhex(deployer[2:]), nonce])

@@ -503,7 +503,7 @@ def _with_params(
                 _CHAIN_OPTIONS[name] = kwargs.pop(name, None)
             return fn(*args, **kwargs)
 
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, eval_str=True)
         extra = [
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint
@@ -674,6 +674,7 @@ def deploy_cmd(
         str | None,
         typer.Option(
             "--network",
+            envvar="LABELPROOF_NETWORK",
             help="the chain meant: local, sepolia, base-sepolia, holesky, mainnet, ... (its "
             "chain id is checked; required off a local chain)",
         ),

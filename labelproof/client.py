@@ -47,7 +47,7 @@ from web3.exceptions import (
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from labelproof.chain import ChainError, artifact, contract_at
+from labelproof.chain import ChainError, artifact, contract_at, web3_for
 from labelproof.commitments import (
     annotation_leaf,
     annotation_root,
@@ -341,7 +341,7 @@ def deployments_dir(option: Path | None) -> Path:
 
 
 def connect_web3(rpc_url: str) -> tuple[Web3, int]:
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    w3 = web3_for(rpc_url)
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:

@@ -40,19 +40,24 @@ DEFAULT_CHUNK = 2_000
 LOCAL_CHAIN_IDS = (31337, 1337)
 REORG_DEPTH = 64  # blocks below the head that a public chain's cache leaves out
 
-# Phrases with which providers refuse a range as too large (Infura, Alchemy, QuickNode,
-# Ankr, publicnode, geth's own limit); matched lower case.
-_RANGE_REFUSED = (
+# Phrases with which providers refuse a block range as wider than they ever allow: the
+# reader never asks that wide again.
+_RANGE_CAPPED = (
     "block range",
     "range is too large",
     "range too large",
     "exceed maximum block range",
+    "limited to",
+)
+# Phrases with which they refuse a range for what it holds (too many results): halved here,
+# grown back where the chain is quieter. Matched lower case.
+_RANGE_REFUSED = (
+    *_RANGE_CAPPED,
     "more than 10000 results",
     "query returned more than",
     "too many results",
     "log response size exceeded",
     "response size exceeded",
-    "limited to",
     "query timeout exceeded",
     "max results",
 )
@@ -111,6 +116,11 @@ def range_refused(exc: BaseException) -> bool:
     return any(p in text for p in _RANGE_REFUSED)
 
 
+def range_capped(exc: BaseException) -> bool:
+    text = _text(exc)
+    return any(p in text for p in _RANGE_CAPPED)
+
+
 def transient(exc: BaseException) -> bool:
     text = _text(exc)
     return any(p in text for p in _TRANSIENT) or isinstance(exc, TimeoutError | ConnectionError)
@@ -137,7 +147,7 @@ class LogReader:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         self.w3 = w3
-        self.max_chunk = chunk_size
+        self.max_chunk = chunk_size  # what growing back may reach; lowered by a provider's cap
         self.size = chunk_size
         self.retries = retries
         self.backoff = backoff
@@ -198,6 +208,8 @@ class LogReader:
                     # Refused as too large, or failing however often it is asked: a smaller
                     # range is the one thing left to try.
                     self.size = max(1, (end - start + 1) // 2)
+                    if range_capped(exc):
+                        self.max_chunk = min(self.max_chunk, self.size)
                     LOG_STATS.halvings += 1
                     LOG_STATS.events.append(
                         f"eth_getLogs {start}-{end} refused ({first_line(exc)}): "

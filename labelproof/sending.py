@@ -226,10 +226,25 @@ class Transactor:
         return bytes(self.local.sign_transaction(tx).raw_transaction)
 
     def broadcast(self, tx: dict[str, Any], raw: bytes | None) -> HexBytes:
+        """Send; a signed transaction is sent again on a transient failure (the same bytes:
+        at most one of them can ever be mined), and "already known" counts as sent."""
         if raw is None:
             send = {k: v for k, v in tx.items() if k != "type"}
             return HexBytes(self.w3.eth.send_transaction(send))  # type: ignore[arg-type]
-        return HexBytes(self.w3.eth.send_raw_transaction(raw))
+        from labelproof.logs import transient
+
+        for attempt in range(5):
+            try:
+                return HexBytes(self.w3.eth.send_raw_transaction(raw))
+            except Exception as exc:
+                text = str(exc).lower()
+                if "already known" in text or "known transaction" in text:
+                    return HexBytes(keccak(raw))
+                if attempt == 4 or not transient(exc):
+                    raise
+                SEND_LOG.events.append(f"broadcast retried: {_reason_of(exc)}")
+                time.sleep(0.25 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def send(
         self,

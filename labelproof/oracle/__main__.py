@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from labelproof.chain import ChainError
+from labelproof.chain import ChainError, web3_for
 from labelproof.oracle.records import DEFAULT_GOLD_GRACE
 from labelproof.oracle.scheduler import MAX_AUTO_RESTARTS
 from labelproof.oracle.service import (
@@ -31,7 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the oracle: HTTP API plus chain follower and scheduler")
-    s.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint of the chain")
+    rpc_url = os.environ.get("LABELPROOF_RPC_URL")
+    s.add_argument(
+        "--rpc-url",
+        default=rpc_url,
+        required=rpc_url is None,
+        help="JSON-RPC endpoint of the chain (default $LABELPROOF_RPC_URL)",
+    )
     s.add_argument("--deployment", type=Path, help="deployments/<chainId>.json")
     s.add_argument("--escrow", help="escrow address (instead of, or checked against, --deployment)")
     s.add_argument("--data-dir", type=Path, required=True, help="where the database lives")
@@ -99,11 +105,10 @@ def preflight(rpc_url: str, deployment: Path | None, escrow: str | None) -> None
     """Before any contract call: the node answers, its chain is the deployment's, and the
     escrow has code there. Each failure is one line (ConfigError)."""
     from eth_utils import is_address, to_checksum_address
-    from web3 import Web3
 
     from labelproof.deploy import Deployment
 
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+    w3 = web3_for(rpc_url, 10)
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:

@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 
+from labelproof.chain import web3_for
 from labelproof.deploy import Deployment
 from labelproof.oracle.api import ApiContext, ServiceStatus, build_asgi
 from labelproof.oracle.follower import Follower
@@ -229,7 +230,7 @@ class OracleService:
 
 
 def _web3(url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    return web3_for(url)
 
 
 def serve(config: OracleConfig) -> None:
