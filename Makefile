@@ -35,6 +35,7 @@ node_modules/.installed: package.json package-lock.json
 build/.compiled: $(BIN)/.installed node_modules/.installed $(SOURCES) brownie-config.yaml
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/brownie compile
+	$(BIN)/python -m labelproof.packaged
 	@touch $@
 
 # Reruns only for brownie's "Tx dropped without known replacement", a race in its receipt polling

@@ -40,11 +40,17 @@ class Artifact:
 
 @cache
 def artifact(name: str, build_dir: Path = BUILD_DIR) -> Artifact:
-    """The ABI and creation bytecode of a compiled contract (brownie's build output)."""
+    """The ABI and creation bytecode of a compiled contract: brownie's build output in a
+    source checkout, else the copy shipped in the package (labelproof.packaged)."""
+    from labelproof.packaged import PACKAGED_DIR
+
     path = build_dir / f"{name}.json"
     if not path.exists():
+        path = PACKAGED_DIR / f"{name}.json"
+    if not path.exists():
         raise ChainError(
-            f"no build artifact {path}: compile the contracts first (`brownie compile`)"
+            f"no build artifact {build_dir / (name + '.json')}: compile the contracts first "
+            "(`brownie compile`)"
         )
     data = json.loads(path.read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])

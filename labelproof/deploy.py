@@ -21,7 +21,13 @@ from web3 import Web3
 
 from labelproof.chain import PROJECT_ROOT, ChainError, Sender, artifact, contract_at, create_address
 
-DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
+# A source checkout keeps deployments in the project; an installed package (no contracts/
+# beside it) in ./deployments of wherever it runs, or where --deployments says.
+DEPLOYMENTS_DIR = (
+    PROJECT_ROOT / "deployments"
+    if (PROJECT_ROOT / "contracts").is_dir()
+    else Path.cwd() / "deployments"
+)
 
 
 class DeployConfigError(ValueError):
