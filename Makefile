@@ -24,17 +24,19 @@ $(BIN)/.installed: constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-# `npm install` rather than `npm ci`: npm 11 leaves anvil's other-platform optional packages out
-# of the lock file and `npm ci` then refuses it. With exact versions in package.json and the lock
-# present, install resolves the same tree and leaves the lock untouched.
+# `npm ci`: exactly the lock file, never rewritten. The lock lists anvil's and cast's packages
+# for every platform, as a fresh `npm install --package-lock-only` writes it; an older lock
+# without them was what `npm ci` refused. After adding an npm dependency, regenerate it that
+# way (from package.json alone: delete the lock first) and commit it.
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The compiler shim is re-checked every time (cheap): a clone elsewhere may have moved it.
 build/.compiled: $(BIN)/.installed node_modules/.installed $(SOURCES) brownie-config.yaml
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/brownie compile
+	$(BIN)/python -m labelproof.packaged
 	@touch $@
 
 # Reruns only for brownie's "Tx dropped without known replacement", a race in its receipt polling

@@ -8,19 +8,20 @@ is held: a local eth-account key (keystores, live networks) or an account the no
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rlp
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxParams, TxReceipt
+
+if TYPE_CHECKING:
+    from labelproof.sending import TxOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build" / "contracts"
@@ -39,14 +40,51 @@ class Artifact:
 
 @cache
 def artifact(name: str, build_dir: Path = BUILD_DIR) -> Artifact:
-    """The ABI and creation bytecode of a compiled contract (brownie's build output)."""
+    """The ABI and creation bytecode of a compiled contract: brownie's build output in a
+    source checkout, else the copy shipped in the package (labelproof.packaged)."""
+    from labelproof.packaged import PACKAGED_DIR
+
     path = build_dir / f"{name}.json"
     if not path.exists():
+        path = PACKAGED_DIR / f"{name}.json"
+    if not path.exists():
         raise ChainError(
-            f"no build artifact {path}: compile the contracts first (`brownie compile`)"
+            f"no build artifact {build_dir / (name + '.json')}: compile the contracts first "
+            "(`brownie compile`)"
         )
     data = json.loads(path.read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"])
+
+
+# Read-only calls a hosted provider may refuse (HTTP 429, 5xx), drop or time out are asked
+# again, with backoff: 0.25 s doubling, 7 tries (about 30 s in all). web3's own default retries
+# neither dropped connections (requests' ConnectionError) nor for long enough.
+RPC_RETRIES = 7
+RPC_BACKOFF = 0.25
+
+
+def web3_for(url: str, timeout: float = 30.0) -> Web3:
+    """A web3 client for `url` that retries the transient failures of hosted providers on the
+    methods that are safe to ask twice (never eth_sendRawTransaction: see sending.py)."""
+    import requests
+    from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+    retry = ExceptionRetryConfiguration(
+        errors=(
+            ConnectionError,
+            TimeoutError,
+            requests.ConnectionError,
+            requests.HTTPError,
+            requests.Timeout,
+        ),
+        retries=RPC_RETRIES,
+        backoff_factor=RPC_BACKOFF,
+    )
+    return Web3(
+        Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry
+        )
+    )
 
 
 def create_address(deployer: str, nonce: int) -> str:
@@ -56,51 +94,51 @@ def create_address(deployer: str, nonce: int) -> str:
 
 
 class Sender:
-    """Sends transactions from one account, waiting for receipts and confirmations."""
+    """Sends transactions from one account, waiting for receipts and confirmations (through
+    labelproof.sending: EIP-1559 fees, stuck transactions replaced); failures are ChainError."""
 
     def __init__(
         self,
         w3: Web3,
         account: LocalAccount | str,
         *,
-        confirmations: int = 0,
-        timeout: float = 120.0,
+        confirmations: int | None = None,
+        timeout: float | None = None,
+        options: TxOptions | None = None,
     ) -> None:
+        from labelproof.sending import Transactor, TxOptions
+
+        options = options or TxOptions()
+        if confirmations is not None:
+            options = replace(options, confirmations=confirmations)
+        if timeout is not None:
+            options = replace(options, timeout=timeout)
         self.w3 = w3
-        self._local = account if isinstance(account, LocalAccount) else None
-        self.address = to_checksum_address(
-            account.address if isinstance(account, LocalAccount) else account
-        )
-        self.confirmations = confirmations
-        self.timeout = timeout
+        self.options = options
+        self.transactor = Transactor(w3, account, options)
+        self.address = self.transactor.address
         self.gas_used = 0  # running total, for per-role gas reports
+
+    @property
+    def confirmations(self) -> int:
+        return self.options.confirmations
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
 
     def nonce(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.address, "pending"))
 
     def transact(self, tx: TxParams, *, what: str) -> TxReceipt:
         """Send `tx` and return its receipt; a revert raises ChainError naming `what`."""
-        tx = dict(tx)  # type: ignore[assignment]
-        tx.setdefault("from", self.address)
-        tx.setdefault("chainId", self.w3.eth.chain_id)
+        from labelproof.sending import ActionError
+
         try:
-            if "gas" not in tx:
-                tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000
-            if self._local is None:
-                tx_hash = self.w3.eth.send_transaction(tx)
-            else:
-                tx.setdefault("nonce", self.nonce())  # type: ignore[typeddict-item]
-                if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-                    tx["gasPrice"] = self.w3.eth.gas_price
-                signed = self._local.sign_transaction(tx)  # type: ignore[arg-type]
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
-        except Exception as exc:  # web3 raises many types; the caller needs one with context
-            raise ChainError(f"{what} failed: {_reason(exc)}") from exc
-        if receipt["status"] != 1:
-            raise ChainError(f"{what} reverted in transaction {HexBytes(tx_hash).hex()}")
+            receipt = self.transactor.send(dict(tx), what)  # type: ignore[arg-type]
+        except ActionError as exc:
+            raise ChainError(str(exc)) from exc
         self.gas_used += int(receipt["gasUsed"])
-        self._wait_confirmations(receipt)
         return receipt
 
     def call(self, fn: Any, *, what: str, value: int = 0) -> TxReceipt:
@@ -119,21 +157,11 @@ class Sender:
             raise ChainError(f"deploying {name} returned no contract address")
         return self.w3.eth.contract(address=address, abi=art.abi)
 
-    def _wait_confirmations(self, receipt: TxReceipt) -> None:
-        if self.confirmations <= 0:
-            return
-
-        target = receipt["blockNumber"] + self.confirmations
-        deadline = time.monotonic() + self.timeout
-        while self.w3.eth.block_number < target:
-            if time.monotonic() > deadline:
-                raise ChainError(f"timed out waiting for {self.confirmations} confirmations")
-            time.sleep(1)
-
 
 def _tx_of(fn: Any, sender: str, value: int) -> TxParams:
     tx: dict[str, Any] = fn.build_transaction({"from": sender, "value": value, "gas": 10**7})
-    tx.pop("gas")
+    for key in ("gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"):
+        tx.pop(key, None)
     return tx  # type: ignore[return-value]
 
 

@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, ParamSpec, TypeVar, cast
 
@@ -240,6 +241,7 @@ if TYPE_CHECKING:
     from eth_typing import ChecksumAddress
 
     from labelproof.client import Chain, Service
+    from labelproof.sending import TxOptions
     from labelproof.wallet import WalletStore
 
 P = ParamSpec("P")
@@ -384,11 +386,162 @@ def unlock(
     return account
 
 
+# What the chain options of the running command said (set by @chain_options, read by
+# connect()): one command runs per process.
+_CHAIN_OPTIONS: dict[str, Any] = {}
+
+_CHAIN_PARAMS: tuple[tuple[str, Any, Any], ...] = (
+    (
+        "escrow",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--escrow",
+                envvar="LABELPROOF_ESCROW",
+                help="the escrow's address: use this deployment instead of <chainId>.json "
+                "(its registry and committee are read from it)",
+            ),
+        ],
+        None,
+    ),
+    (
+        "deployment_file",
+        Annotated[
+            Path | None,
+            typer.Option("--deployment", help="a deployment file to use instead of <chainId>.json"),
+        ],
+        None,
+    ),
+    (
+        "max_fee",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--max-fee",
+                envvar="LABELPROOF_MAX_FEE",
+                help="cap on the fee per gas, e.g. 30gwei (a stuck transaction is re-priced "
+                "up to it)",
+            ),
+        ],
+        None,
+    ),
+    (
+        "priority_fee",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--priority-fee",
+                envvar="LABELPROOF_PRIORITY_FEE",
+                help="tip per gas, e.g. 1.5gwei (default: the node's suggestion)",
+            ),
+        ],
+        None,
+    ),
+    (
+        "tx_timeout",
+        Annotated[
+            float,
+            typer.Option(
+                "--timeout",
+                envvar="LABELPROOF_TX_TIMEOUT",
+                help="seconds to wait for a transaction to be mined before giving up",
+            ),
+        ],
+        120.0,
+    ),
+    (
+        "confirmations",
+        Annotated[
+            int,
+            typer.Option(
+                "--confirmations",
+                envvar="LABELPROOF_CONFIRMATIONS",
+                help="blocks deep a transaction must be (1: mined; ignored on a local chain)",
+            ),
+        ],
+        1,
+    ),
+)
+
+
+def _with_params(
+    params: tuple[tuple[str, Any, Any], ...],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator adding `params` (name, annotated type, default) to a command; their values
+    go to _CHAIN_OPTIONS instead of the command."""
+    import inspect
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        names = [name for name, _, _ in params]
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            _CHAIN_OPTIONS.clear()
+            for name in names:
+                _CHAIN_OPTIONS[name] = kwargs.pop(name, None)
+            return fn(*args, **kwargs)
+
+        sig = inspect.signature(fn, eval_str=True)
+        extra = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint
+            )
+            for name, hint, default in params
+        ]
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in sig.parameters.values()]
+        wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **getattr(fn, "__annotations__", {}),
+            **{name: hint for name, hint, _ in params},
+        }
+        return wrapper
+
+    return decorate
+
+
+# Every sending command: --max-fee, --priority-fee, --timeout, --confirmations.
+def fee_options(fn: Callable[P, R]) -> Callable[P, R]:
+    return _with_params(_CHAIN_PARAMS[2:])(fn)
+
+
+# Every chain command: those and --escrow, --deployment.
+def chain_options(fn: Callable[P, R]) -> Callable[P, R]:
+    return _with_params(_CHAIN_PARAMS)(fn)
+
+
+def tx_options() -> TxOptions:
+    """The fee and waiting options of the running command."""
+    from labelproof.sending import TxOptions, parse_fee
+
+    opts = _CHAIN_OPTIONS
+    try:
+        return TxOptions(
+            max_fee=None
+            if opts.get("max_fee") is None
+            else parse_fee(opts["max_fee"], "--max-fee"),
+            priority_fee=None
+            if opts.get("priority_fee") is None
+            else parse_fee(opts["priority_fee"], "--priority-fee"),
+            timeout=float(opts.get("tx_timeout") or 120.0),
+            confirmations=int(1 if opts.get("confirmations") is None else opts["confirmations"]),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def connect(rpc_url: str, deployments: Path | None) -> Chain:
     from labelproof.client import Chain
 
+    options = tx_options()
     with spinner(f"connecting to {rpc_url}"):
-        return Chain.connect(rpc_url, deployments)
+        chain = Chain.connect(
+            rpc_url,
+            deployments,
+            escrow=_CHAIN_OPTIONS.get("escrow"),
+            deployment_file=_CHAIN_OPTIONS.get("deployment_file"),
+        )
+    chain.tx_options = options
+    return chain
 
 
 def oracle_service(url: str | None, required: bool = True) -> Service | None:
@@ -432,29 +585,45 @@ def audit_cmd(ctx: typer.Context) -> None:
     raise typer.Exit(audit_main(list(ctx.args)))
 
 
+NODE_PORT = 8545
+
+
 @app.command("node")
 @guarded
 def node_cmd(
-    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = 8545,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"port to listen on (default {NODE_PORT}, or a free port when that is taken, "
+            "e.g. by a test run; 0: any free port)"
+        ),
+    ] = None,
     accounts: Annotated[int, typer.Option(help="number of funded dev accounts", min=1)] = 10,
+    chain_id: Annotated[
+        int | None, typer.Option("--chain-id", help="chain id (default 31337)", min=1)
+    ] = None,
 ) -> None:
-    """Run a local anvil chain on 127.0.0.1 until Ctrl-C."""
-    from labelproof.node import start_anvil
+    """Run a local anvil chain on 127.0.0.1 until Ctrl-C or SIGTERM (either stops anvil)."""
+    import signal
 
-    if not 0 <= port <= 65535:
+    from labelproof.node import free_port, port_in_use, start_anvil
+
+    if port is not None and not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {port}")
-    if port:
-        import socket
+    if port is None:
+        port = NODE_PORT if not port_in_use(NODE_PORT) else free_port()
+        if port != NODE_PORT:
+            err.print(f"port {NODE_PORT} is in use: using {port}", highlight=False)
+    elif port and port_in_use(port):
+        raise UsageError(f"port {port} is in use on 127.0.0.1: pick another --port")
 
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                raise UsageError(
-                    f"port {port} is in use on 127.0.0.1: pick another --port"
-                ) from None
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    extra = ["--chain-id", str(chain_id)] if chain_id else []
     with spinner("starting anvil"):
-        node = start_anvil(port or None, accounts=accounts)
+        node = start_anvil(port or None, accounts=accounts, extra=extra)
     try:
         dev = node.w3.eth.accounts
         out.print(f"anvil running at {node.url} (chain id {node.w3.eth.chain_id})", highlight=False)
@@ -462,6 +631,7 @@ def node_cmd(
             f"{len(dev)} funded dev accounts, e.g. {dev[0]} (--dev-account 0); Ctrl-C to stop",
             highlight=False,
         )
+        out.print(f"export LABELPROOF_RPC_URL={node.url}", highlight=False)
         sys.stdout.flush()
         code = node.process.wait()
         raise UsageError(f"anvil exited with code {code}")
@@ -472,11 +642,34 @@ def node_cmd(
 
 @app.command("deploy")
 @guarded
+@fee_options
 def deploy_cmd(
     rpc_url: RpcUrl = DEFAULT_RPC,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML or JSON deploy config (roles, token)")
     ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network",
+            envvar="LABELPROOF_NETWORK",
+            help="the chain meant: local, sepolia, base-sepolia, holesky, mainnet, ... (its "
+            "chain id is checked; required off a local chain)",
+        ),
+    ] = None,
+    broadcast: Annotated[
+        bool,
+        typer.Option(
+            "--broadcast", help="send the transactions (default: simulate and show the plan)"
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="finish a half-done deployment from its journal"),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="do not ask before deploying to mainnet")
+    ] = False,
     from_keystore: Annotated[
         str | None,
         typer.Option("--from", help="keystore file, or wallet name, of the deployer"),
@@ -493,16 +686,38 @@ def deploy_cmd(
     ] = False,
 ) -> None:
     """Deploy the suite (token, timelock, arbitrator, escrow, registry, committee with rule set
-    1) and write <chainId>.json."""
+    1): simulate it and show the plan and its cost, or with --broadcast send it, journalled,
+    and write <chainId>.json."""
     from labelproof.chain import Sender
     from labelproof.client import connect_web3, deployments_dir
-    from labelproof.deploy import DeployConfig, Deployment, deploy_suite, summary
+    from labelproof.deploy import (
+        MAINNET_CHAIN_IDS,
+        DeployConfig,
+        Deployment,
+        Journal,
+        check_network,
+        deploy_suite,
+        journal_path,
+        network_named,
+        plan_deploy,
+        summary,
+    )
     from labelproof.wallet import load_keystore_file
 
     cfg = DeployConfig.from_file(config) if config is not None else DeployConfig()
     if from_keystore is not None and dev_account is not None:
         raise UsageError("give --from or --dev-account, not both")
+    preset = network_named(network) if network is not None else None
+    options = tx_options()
+    if cfg.confirmations and _CHAIN_OPTIONS.get("confirmations") in (None, 1):
+        options = replace(options, confirmations=cfg.confirmations)
     w3, chain_id = connect_web3(rpc_url)
+    net = check_network(chain_id, preset)
+    if chain_id in MAINNET_CHAIN_IDS and broadcast and not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"chain {chain_id} is mainnet: confirm with --yes")
+        if not typer.confirm(f"Deploy to mainnet (chain {chain_id}) for real money?"):
+            raise UsageError("not deployed")
     account: Any
     if from_keystore is not None:
         path = Path(from_keystore).expanduser()
@@ -527,7 +742,7 @@ def deploy_cmd(
         deployer = str(account)
     directory = deployments_dir(deployments)
     existing = directory / f"{chain_id}.json"
-    if existing.exists() and not force:
+    if existing.exists() and not force and not resume:
         try:
             old = Deployment.from_json(existing.read_text())
             live = bool(w3.eth.get_code(to_checksum_address(old.escrow)))
@@ -538,11 +753,20 @@ def deploy_cmd(
                 f"{existing} already records a live deployment on chain {chain_id} (escrow "
                 f"{old.escrow}); use --force to replace the file"
             )
-    if int(w3.eth.get_balance(to_checksum_address(deployer))) == 0:
-        raise UsageError(f"the deployer {deployer} has no ETH to pay for gas")
+    jpath = journal_path(directory, chain_id)
+    journal = Journal.open(jpath, chain_id, deployer, cfg, resume=resume)
     out.print(summary(cfg, deployer, chain_id), highlight=False)
-    with spinner("deploying token, timelock, arbitrator, escrow, registry and committee"):
-        dep = deploy_suite(w3, Sender(w3, account, confirmations=cfg.confirmations), cfg)
+    out.print(f"network      {net.name} (chain {chain_id})", highlight=False)
+    with spinner("simulating every step"):
+        plan = plan_deploy(w3, deployer, cfg, journal=journal, opts=options)
+    out.print(plan.render(net), highlight=False)
+    if not plan.ok:
+        raise UsageError("the simulation shows the deploy would fail: nothing sent")
+    if not broadcast:
+        out.print("simulation only: add --broadcast to send", highlight=False)
+        return
+    with spinner("deploying token, timelock, arbitrator, escrow, registry and committee") as say:
+        dep = deploy_suite(w3, Sender(w3, account, options=options), cfg, journal=journal, say=say)
     path = dep.write(directory)
     table = key_value_table(f"deployment on chain {dep.chain_id}")
     for name, value in (
@@ -555,9 +779,9 @@ def deploy_cmd(
         ("bond token", dep.bond_token),
         ("block", str(dep.block)),
     ):
-        table.add_row(name, value)
+        table.add_row(name, net.address_link(value) if value.startswith("0x") else value)
     out.print(table)
-    out.print(f"written to {path}", highlight=False)
+    out.print(f"written to {path} (journal {jpath})", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,6 +912,7 @@ app.add_typer(task_app, name="task")
 
 @task_app.command("create")
 @guarded
+@chain_options
 def task_create(
     spec: Annotated[Path, typer.Option("--spec", help="the task spec (JSON)")],
     budget: Annotated[str, typer.Option("--budget", help="budget in token units, e.g. 12.5")],
@@ -798,6 +1023,7 @@ def task_create(
 
 @task_app.command("register-spec")
 @guarded
+@chain_options
 def task_register_spec(
     task_id: TaskArg,
     wallet: WalletName,
@@ -821,6 +1047,7 @@ def task_register_spec(
 
 @task_app.command("status")
 @guarded
+@chain_options
 def task_status(
     task_id: TaskArg,
     rpc_url: RpcUrl = DEFAULT_RPC,
@@ -838,6 +1065,48 @@ def task_status(
         print_json(s)
         return
     _print_status(s)
+
+
+@task_app.command("wait")
+@guarded
+@chain_options
+def task_wait(
+    task_id: TaskArg,
+    phase: Annotated[
+        list[str],
+        typer.Option(
+            "--phase",
+            help="a phase to wait for (repeatable): annotation, reveal, scoring, challenge, "
+            "finalizable, disputed, claims open, ...",
+        ),
+    ],
+    wait_timeout: Annotated[
+        float, typer.Option("--wait", help="seconds to wait before giving up", min=0)
+    ] = 300.0,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+) -> None:
+    """Wait until the task reaches one of the phases (e.g. the oracle's proposal makes it
+    `challenge`); exit 1 if it does not within --wait seconds."""
+    import time
+
+    from labelproof import client
+
+    chain = connect(rpc_url, deployments)
+    wanted = {p.strip().lower() for p in phase}
+    deadline = time.monotonic() + wait_timeout
+    with spinner(f"waiting for task {task_id} to reach {' or '.join(sorted(wanted))}") as say:
+        while True:
+            current = str(client.task_status(chain, task_id)["phase"])
+            if current in wanted:
+                break
+            if time.monotonic() > deadline:
+                raise UsageError(
+                    f"task {task_id} is still in phase {current!r} after {wait_timeout:g} s"
+                )
+            say(f"task {task_id}: {current}")
+            time.sleep(1.0)
+    out.print(f"task {task_id}: {current}", highlight=False)
 
 
 def _print_status(s: dict[str, Any]) -> None:
@@ -964,6 +1233,7 @@ def _history_line(h: dict[str, Any], sym: str, decimals: int, bond: Callable[[st
 
 @task_app.command("reveal-gold")
 @guarded
+@chain_options
 def task_reveal_gold(
     task_id: TaskArg,
     wallet: WalletName,
@@ -1009,6 +1279,7 @@ def _task_tx(
 
 @task_app.command("cancel")
 @guarded
+@chain_options
 def task_cancel(
     task_id: TaskArg,
     wallet: WalletName,
@@ -1049,6 +1320,7 @@ def task_cancel(
 
 @task_app.command("refund")
 @guarded
+@chain_options
 def task_refund(
     task_id: TaskArg,
     wallet: WalletName,
@@ -1073,6 +1345,7 @@ def task_refund(
 
 @task_app.command("finalize")
 @guarded
+@chain_options
 def task_finalize(
     task_id: TaskArg,
     wallet: WalletName,
@@ -1129,6 +1402,7 @@ app.add_typer(annotate_app, name="annotate")
 
 @annotate_app.command("commit")
 @guarded
+@chain_options
 def annotate_commit(
     task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
     labels: Annotated[Path, typer.Option("--labels", help="CSV item,label")],
@@ -1214,6 +1488,7 @@ def annotate_commit(
 
 @annotate_app.command("reveal")
 @guarded
+@chain_options
 def annotate_reveal(
     task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
     wallet: WalletName,
@@ -1241,6 +1516,7 @@ def annotate_reveal(
 
 @app.command("rewards")
 @guarded
+@chain_options
 def rewards_cmd(
     wallet: WalletName,
     oracle: OracleUrl = None,
@@ -1281,6 +1557,7 @@ def rewards_cmd(
 
 @app.command("claim")
 @guarded
+@chain_options
 def claim_cmd(
     wallet: WalletName,
     task: Annotated[int | None, typer.Option("--task", help="claim this task", min=1)] = None,
@@ -1338,6 +1615,7 @@ app.add_typer(relay_app, name="relay")
 
 @relay_app.command("serve")
 @guarded
+@chain_options
 def relay_serve(
     wallet: WalletName,
     rpc_url: RpcUrl = DEFAULT_RPC,

@@ -33,6 +33,7 @@ from labelproof.cli import (
     TaskArg,
     UsageError,
     WalletDir,
+    chain_options,
     connect,
     err,
     get_password,
@@ -95,6 +96,7 @@ def _lines(lines: list[str]) -> None:
 
 
 @guarded
+@chain_options
 def dispute_cmd(
     task_id: TaskArg,
     from_wallet: FromWallet,
@@ -126,6 +128,7 @@ def dispute_cmd(
 
 
 @guarded
+@chain_options
 def propose_cmd(
     task_id: TaskArg,
     bundle: Annotated[
@@ -221,6 +224,7 @@ def propose_cmd(
 
 
 @guarded
+@chain_options
 def watch_cmd(
     oracle: Annotated[
         str | None,
@@ -377,6 +381,7 @@ def _schedule(
 
 @schedule_app.command("publish-rules")
 @guarded
+@chain_options
 def schedule_publish_rules(
     rules_file: Annotated[Path, typer.Argument(help="YAML of the new rule set's fields")],
     from_wallet: FromWallet,
@@ -411,6 +416,7 @@ def schedule_publish_rules(
 
 @schedule_app.command("revoke-oracle")
 @guarded
+@chain_options
 def schedule_revoke_oracle(
     rules_id: Annotated[int, typer.Argument(help="the rule set", min=1)],
     oracle: Annotated[str, typer.Argument(help="the oracle's address")],
@@ -443,6 +449,7 @@ def _guardian_command(grant: bool) -> Any:
     verb = "grant" if grant else "revoke"
 
     @guarded
+    @chain_options
     def command(
         account: Annotated[str, typer.Argument(help="the guardian's address")],
         from_wallet: FromWallet,
@@ -480,6 +487,7 @@ schedule_app.command("revoke-guardian")(_guardian_command(False))
 
 @schedule_app.command("withdraw-stake")
 @guarded
+@chain_options
 def schedule_withdraw_stake(
     amount: Annotated[str, typer.Argument(help="amount in token units, e.g. 50 or 12.5")],
     to: Annotated[str, typer.Option("--to", help="who receives it", show_default=False)],
@@ -514,6 +522,7 @@ OpId = Annotated[str, typer.Argument(help="operation id (or its first hex digits
 
 @governance_app.command("execute")
 @guarded
+@chain_options
 def governance_execute(
     operation: OpId,
     from_wallet: FromWallet,
@@ -537,6 +546,7 @@ def governance_execute(
 
 @governance_app.command("cancel")
 @guarded
+@chain_options
 def governance_cancel(
     operation: OpId,
     from_wallet: FromWallet,
@@ -562,6 +572,7 @@ def governance_cancel(
 
 @governance_app.command("status")
 @guarded
+@chain_options
 def governance_status(
     show_all: Annotated[
         bool, typer.Option("--all", help="also operations done or cancelled")
@@ -621,6 +632,7 @@ def governance_status(
 
 @governance_app.command("rules")
 @guarded
+@chain_options
 def governance_rules(
     rules_id: Annotated[
         int | None, typer.Argument(help="rule set id (default: the current one)", min=1)
@@ -652,6 +664,7 @@ def governance_rules(
 
 
 @guarded
+@chain_options
 def arbitrate_cmd(
     dispute_id: Annotated[int, typer.Argument(help="the arbitrator's dispute id", min=0)],
     ruling: Annotated[
@@ -695,6 +708,7 @@ stake_app = typer.Typer(help="The committee's stake behind its proposals.", no_a
 
 @stake_app.command("fund")
 @guarded
+@chain_options
 def stake_fund(
     amount: Annotated[str, typer.Argument(help="amount in token units, e.g. 500 or 12.5")],
     from_wallet: FromWallet,
@@ -725,6 +739,7 @@ def stake_fund(
 
 @stake_app.command("show")
 @guarded
+@chain_options
 def stake_show(
     token: Annotated[
         str | None, typer.Option("--token", help="stake token (default: the bond token)")

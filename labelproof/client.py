@@ -24,7 +24,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -43,12 +43,11 @@ from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
-    TimeExhausted,
 )
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from labelproof.chain import ChainError, artifact, contract_at
+from labelproof.chain import ChainError, artifact, contract_at, web3_for
 from labelproof.commitments import (
     annotation_leaf,
     annotation_root,
@@ -56,7 +55,16 @@ from labelproof.commitments import (
     new_salt,
 )
 from labelproof.deploy import DEPLOYMENTS_DIR, Deployment, load_deployment
+from labelproof.logs import LogReader, LogReadError, RangeCache
 from labelproof.merkle import StandardMerkleTree
+from labelproof.sending import (
+    ActionError,
+    Transactor,
+    TxOptions,
+    TxPending,
+    TxRejected,
+    TxReverted,
+)
 from labelproof.settlement import (
     ZERO_ADDRESS,
     Proposal,
@@ -94,20 +102,9 @@ def _quiet(_: str) -> None:
     """A progress callback that shows nothing."""
 
 
-class ActionError(Exception):
-    """A user-facing failure: one line saying what is wrong; nothing was left half-done."""
-
-
-class TxRejected(ActionError):
-    """The transaction was not broadcast (it would revert, or the node refused it)."""
-
-
-class TxReverted(ActionError):
-    """The transaction was mined and reverted: nothing changed but the gas."""
-
-
-class TxPending(ActionError):
-    """The transaction was broadcast but no receipt came in time: it may still be mined."""
+# The errors of a send live in labelproof.sending (one implementation of sending); they are
+# the client's errors too.
+__all__ = ["ActionError", "TxPending", "TxRejected", "TxReverted"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,15 +211,27 @@ def revert_reason(exc: BaseException) -> str:
 
 class Signer:
     """Sends transactions from a local key (or a node-unlocked account), in four steps whose
-    failures are told apart: simulate, estimate, broadcast, wait."""
+    failures are told apart: simulate, estimate, broadcast, wait (labelproof.sending)."""
 
-    def __init__(self, w3: Web3, account: LocalAccount | str, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount | str,
+        *,
+        timeout: float | None = None,
+        options: TxOptions | None = None,
+    ) -> None:
         self.w3 = w3
         self.local = account if isinstance(account, LocalAccount) else None
         self.address = to_checksum_address(
             account.address if isinstance(account, LocalAccount) else account
         )
-        self.timeout = timeout
+        options = options or TxOptions()
+        if timeout is not None:
+            options = replace(options, timeout=timeout)
+        self.options = options
+        self.timeout = options.timeout
+        self.transactor = Transactor(w3, account, options)
 
     def simulate(self, fn: Any, what: str) -> bytes:
         """Run the call with eth_call from this account; a revert raises TxRejected."""
@@ -246,41 +255,13 @@ class Signer:
         try:
             tx: dict[str, Any] = fn.build_transaction({"from": self.address, "gas": 10**7})
             tx.pop("gas")
-            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
-            if self.local is None:
-                tx_hash = self.w3.eth.send_transaction(tx)  # type: ignore[arg-type]
-            else:
-                tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
-                if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-                    tx["gasPrice"] = self.w3.eth.gas_price
-                signed = self.local.sign_transaction(tx)
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            for key in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"):
+                tx.pop(key, None)
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise TxRejected(f"{what} would revert: {revert_reason(exc)}") from None
         except Exception as exc:
-            reason = revert_reason(exc)
-            try:
-                broke = int(self.w3.eth.get_balance(self.address)) == 0
-            except Exception:
-                broke = False
-            if broke:
-                reason = f"{self.address} has no ETH to pay for gas ({reason})"
-            raise TxRejected(f"{what}: not sent: {reason}") from None
-        try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
-        except TimeExhausted:
-            raise TxPending(
-                f"{what}: transaction {HexBytes(tx_hash).hex()} sent but not mined within "
-                f"{self.timeout:.0f} s; it may still be"
-            ) from None
-        except Exception as exc:
-            raise TxPending(
-                f"{what}: transaction {HexBytes(tx_hash).hex()} sent, but waiting for its "
-                f"receipt failed: {revert_reason(exc)}"
-            ) from None
-        if receipt["status"] != 1:
-            raise TxReverted(f"{what} reverted in transaction {HexBytes(tx_hash).hex()}")
-        return receipt
+            raise TxRejected(f"{what}: not sent: {revert_reason(exc)}") from None
+        return self.transactor.send(tx, what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,12 +341,60 @@ def deployments_dir(option: Path | None) -> Path:
 
 
 def connect_web3(rpc_url: str) -> tuple[Web3, int]:
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    w3 = web3_for(rpc_url)
     try:
         chain_id = int(w3.eth.chain_id)
     except Exception as exc:
         raise ActionError(f"cannot reach a node at {rpc_url}: {revert_reason(exc)}") from None
     return w3, chain_id
+
+
+def deployment_from_escrow(w3: Web3, chain_id: int, escrow: str) -> Deployment:
+    """A deployment record read from the chain, given only the escrow's address."""
+    if not is_address(escrow):
+        raise ActionError(f"--escrow {escrow!r} is not an address")
+    address = to_checksum_address(escrow)
+    if not w3.eth.get_code(address):
+        raise ActionError(f"--escrow {address}: no contract there on chain {chain_id}")
+    contract = contract_at(w3, "TaskEscrow", address)
+    try:
+        registry = to_checksum_address(contract.functions.registry().call())
+        committee = to_checksum_address(contract.functions.committee().call())
+        version = str(contract.functions.version().call())
+    except Exception as exc:
+        raise ActionError(
+            f"--escrow {address} does not answer as a labelproof TaskEscrow: {revert_reason(exc)}"
+        ) from None
+    return Deployment(
+        chain_id=chain_id,
+        deployer=ZERO_ADDRESS,
+        block=creation_block(w3, address),
+        escrow=address,
+        registry=registry,
+        committee=committee,
+        reward_token=None,
+        admin=ZERO_ADDRESS,
+        guardian=ZERO_ADDRESS,
+        oracles=(),
+        threshold=0,
+        versions={"TaskEscrow": version},
+    )
+
+
+def creation_block(w3: Web3, address: str) -> int:
+    """The first block where `address` has code (a binary search over eth_getCode at past
+    blocks); 0 when the node keeps no history to ask (a full, non-archive node)."""
+    lo, hi = 0, int(w3.eth.block_number)
+    try:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if w3.eth.get_code(to_checksum_address(address), block_identifier=mid):
+                hi = mid
+            else:
+                lo = mid + 1
+    except Exception:
+        return 0
+    return lo
 
 
 @dataclass
@@ -414,19 +443,48 @@ class Chain:
         self.escrow: Contract = contract_at(w3, "TaskEscrow", deployment.escrow)
         self.registry: Contract = contract_at(w3, "AttestationRegistry", deployment.registry)
         self.committee: Contract = contract_at(w3, "OracleCommittee", deployment.committee)
-        self.tx_timeout = tx_timeout
+        self.tx_options = TxOptions(timeout=tx_timeout)
         self._rules: dict[int, dict[str, Any]] = {}
+        self.log_reader = LogReader(w3, chunk_size=LOG_CHUNK, cache=RangeCache(w3))
+
+    @property
+    def tx_timeout(self) -> float:
+        return self.tx_options.timeout
 
     @classmethod
-    def connect(cls, rpc_url: str, directory: Path | None = None) -> Chain:
+    def connect(
+        cls,
+        rpc_url: str,
+        directory: Path | None = None,
+        *,
+        escrow: str | None = None,
+        deployment_file: Path | None = None,
+    ) -> Chain:
+        """The chain at `rpc_url` and its deployment: `deployment_file`, else the one that
+        `escrow` names (registry and committee read from it), else
+        ``<directory>/<chainId>.json``."""
         w3, chain_id = connect_web3(rpc_url)
-        path = deployments_dir(directory) / f"{chain_id}.json"
+        if escrow is not None and deployment_file is None:
+            return cls(w3, deployment_from_escrow(w3, chain_id, escrow))
+        path = deployment_file or deployments_dir(directory) / f"{chain_id}.json"
         try:
-            deployment = load_deployment(chain_id, deployments_dir(directory))
+            if deployment_file is not None:
+                deployment = Deployment.from_json(deployment_file.read_text())
+            else:
+                deployment = load_deployment(chain_id, deployments_dir(directory))
         except ChainError as exc:
-            raise ActionError(str(exc)) from None
+            raise ActionError(
+                f"{exc} (or name the contracts with --escrow ADDRESS or --deployment FILE)"
+            ) from None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ActionError(f"{path}: not a deployment file: {exc}") from None
+        if deployment.chain_id != chain_id:
+            raise ActionError(
+                f"{path} is a deployment on chain {deployment.chain_id}, but {rpc_url} is "
+                f"chain {chain_id}"
+            )
+        if escrow is not None and to_checksum_address(escrow) != deployment.escrow:
+            raise ActionError(f"--escrow {escrow} is not the escrow of {path}")
         if not w3.eth.get_code(to_checksum_address(deployment.escrow)):
             raise ActionError(
                 f"{path} names the escrow {deployment.escrow}, but chain {chain_id} at {rpc_url} "
@@ -435,7 +493,7 @@ class Chain:
         return cls(w3, deployment)
 
     def signer(self, account: LocalAccount | str) -> Signer:
-        return Signer(self.w3, account, timeout=self.tx_timeout)
+        return Signer(self.w3, account, options=self.tx_options)
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -515,47 +573,66 @@ class Chain:
 
     def task_logs(self, contract: Contract, task_id: int) -> list[Any]:
         """Every event of `contract` whose first indexed argument is `task_id`, decoded and in
-        chain order: one chunked eth_getLogs instead of one per event type."""
-        by_topic: dict[bytes, Any] = {}
-        abi: list[dict[str, Any]] = cast(Any, contract.abi)
-        for item in abi:
-            if item.get("type") != "event" or item.get("anonymous"):
-                continue
-            inputs = item.get("inputs", [])
-            if not inputs or not inputs[0].get("indexed") or inputs[0]["name"] != "taskId":
-                continue
-            event = getattr(contract.events, item["name"])()
-            by_topic[bytes(HexBytes(event.topic))] = event
+        chain order."""
+        return self.task_events(task_id, contract)[0]
+
+    def task_events(self, task_id: int, *contracts: Contract) -> list[list[Any]]:
+        """For each of `contracts`, its events whose first indexed argument is `task_id`,
+        decoded and in chain order: one adaptive eth_getLogs scan over all of them."""
+        by_key: dict[tuple[str, bytes], Any] = {}
+        for contract in contracts:
+            abi: list[dict[str, Any]] = cast(Any, contract.abi)
+            for item in abi:
+                if item.get("type") != "event" or item.get("anonymous"):
+                    continue
+                inputs = item.get("inputs", [])
+                if not inputs or not inputs[0].get("indexed") or inputs[0]["name"] != "taskId":
+                    continue
+                event = getattr(contract.events, item["name"])()
+                by_key[(contract.address.lower(), bytes(HexBytes(event.topic)))] = event
         topic = "0x" + task_id.to_bytes(32, "big").hex()
-        head = int(self.w3.eth.block_number)
+        out: dict[str, list[Any]] = {c.address.lower(): [] for c in contracts}
+        for entry in self.read_logs([c.address for c in contracts], [None, topic]):
+            address = str(entry["address"]).lower()
+            event = by_key.get((address, bytes(HexBytes(entry["topics"][0]))))
+            if event is not None:
+                out[address].append(event.process_log(entry))
+        return [out[c.address.lower()] for c in contracts]
+
+    def decoded_logs(
+        self, addresses: list[str], by_topic: dict[bytes, Any], topics: list[Any] | None = None
+    ) -> list[Any]:
+        """The logs of `addresses` since the deployment whose first topic is a key of
+        `by_topic`, decoded by its event, in chain order."""
         out: list[Any] = []
-        start = max(0, int(self.deployment.block) - 1)
-        while start <= head:
-            end = min(head, start + LOG_CHUNK - 1)
-            for entry in self.w3.eth.get_logs(
-                {
-                    "address": contract.address,
-                    "fromBlock": start,
-                    "toBlock": end,
-                    "topics": [None, topic],  # type: ignore[list-item]
-                }
-            ):
-                event = by_topic.get(bytes(HexBytes(entry["topics"][0])))
-                if event is not None:
-                    out.append(event.process_log(entry))
-            start = end + 1
+        for entry in self.read_logs(addresses, topics):
+            if not entry["topics"]:
+                continue
+            event = by_topic.get(bytes(HexBytes(entry["topics"][0])))
+            if event is not None:
+                out.append(event.process_log(entry))
         return out
 
-    def logs(self, event: Any, **filters: Any) -> list[Any]:
-        """All logs of a contract event since the deployment, fetched in chunks."""
-        head = int(self.w3.eth.block_number)
-        out: list[Any] = []
+    def read_logs(self, addresses: list[str], topics: list[Any] | None = None) -> list[Any]:
+        """Raw logs since the deployment block, through the adaptive reader and its cache."""
         start = max(0, int(self.deployment.block) - 1)
-        while start <= head:
-            end = min(head, start + LOG_CHUNK - 1)
-            out += event().get_logs(from_block=start, to_block=end, argument_filters=filters)
-            start = end + 1
-        return out
+        try:
+            return self.log_reader.get_logs(addresses, start, None, topics)
+        except LogReadError as exc:
+            raise ActionError(str(exc)) from None
+
+    def logs(self, event: Any, **filters: Any) -> list[Any]:
+        """All logs of a contract event since the deployment, decoded; `filters` match its
+        arguments (checked after decoding, so every filter shares one cached scan)."""
+        ev = event()
+        found = self.decoded_logs([ev.address], {bytes(HexBytes(ev.topic)): ev}, [ev.topic])
+        return [e for e in found if all(_same(e["args"][k], v) for k, v in filters.items())]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return bool(a == b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1348,11 +1425,12 @@ def task_status(chain: Chain, task_id: int) -> dict[str, Any]:
     symbol, decimals = chain.token_info(view.token)
     rules = chain.rules(view.rules_id)
     p = Proposal.from_raw(chain.committee.functions.pending(task_id).call())
-    committee_events = chain.task_logs(chain.committee, task_id)
-    escrow_events = chain.task_logs(chain.escrow, task_id)
+    committee_events, escrow_events, registry_events = chain.task_events(
+        task_id, chain.committee, chain.escrow, chain.registry
+    )
     attested = {
         to_checksum_address(e["args"]["annotator"])
-        for e in chain.task_logs(chain.registry, task_id)
+        for e in registry_events
         if e["event"] == "Attested"
     }
     refundable, kind = chain.escrow.functions.refundable(task_id).call()
@@ -1887,15 +1965,28 @@ class Reward:
 def rewards(chain: Chain, account: str, oracle: Service | None, say: Say = _quiet) -> list[Reward]:
     """The wallet's payouts across every final task it attested to."""
     say("reading attestations and final payouts")
-    mine = {
-        int(e["args"]["taskId"])
-        for e in chain.logs(chain.registry.events.Attested, annotator=account)
-    }
-    final = {int(e["args"]["taskId"]) for e in chain.logs(chain.escrow.events.PayoutFinalized)}
-    claimed = {
-        int(e["args"]["taskId"]): int(e["args"]["amount"])
-        for e in chain.logs(chain.escrow.events.Claimed, account=account)
-    }
+    # One scan (cached between runs) for the three events, filtered here by account.
+    events = [
+        chain.registry.events.Attested(),
+        chain.escrow.events.PayoutFinalized(),
+        chain.escrow.events.Claimed(),
+    ]
+    logs = chain.decoded_logs(
+        [chain.registry.address, chain.escrow.address],
+        {bytes(HexBytes(e.topic)): e for e in events},
+        [[e.topic for e in events]],
+    )
+    mine: set[int] = set()
+    final: set[int] = set()
+    claimed: dict[int, int] = {}
+    for e in logs:
+        args = e["args"]
+        if e["event"] == "Attested" and _same(args["annotator"], account):
+            mine.add(int(args["taskId"]))
+        elif e["event"] == "PayoutFinalized":
+            final.add(int(args["taskId"]))
+        elif e["event"] == "Claimed" and _same(args["account"], account):
+            claimed[int(args["taskId"])] = int(args["amount"])
     now = chain.now()
     out: list[Reward] = []
     tokens: dict[str, tuple[str, int]] = {}

@@ -6,10 +6,13 @@ works too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +35,26 @@ def anvil_binary() -> str:
     if found is None:
         raise ChainError("anvil not found: run `npm ci` (package @foundry-rs/anvil)")
     return found
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, anvil gets SIGTERM when its parent dies, so a
+    killed `labelproof node` (or demo, or test) never leaves a chain running."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -89,7 +112,13 @@ def start_anvil(
         *(extra or []),
     ]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (owned by the process)
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
+    proc = subprocess.Popen(
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        preexec_fn=_die_with_parent,
+    )
     url = f"http://127.0.0.1:{port}"
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
     deadline = time.monotonic() + 30

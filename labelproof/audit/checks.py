@@ -52,7 +52,7 @@ from labelproof.audit.sources import (
     Recorder,
     write_index,
 )
-from labelproof.chain import contract_at
+from labelproof.chain import contract_at, web3_for
 from labelproof.deploy import Deployment
 from labelproof.oracle.onchain import OracleChain
 from labelproof.settlement import Proposal, Status, rules_dict
@@ -67,9 +67,7 @@ def default_deployment(rpc_url: str) -> Path:
     from labelproof.deploy import DEPLOYMENTS_DIR
 
     try:
-        chain_id = int(
-            Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30})).eth.chain_id
-        )
+        chain_id = int(web3_for(rpc_url).eth.chain_id)
     except Exception as exc:
         raise AuditInputError(f"cannot reach a node at {rpc_url}: {exc}") from None
     directory = Path(os.environ.get("LABELPROOF_DEPLOYMENTS") or DEPLOYMENTS_DIR)
@@ -124,7 +122,7 @@ def run_audit(
                 f"{files} holds data for escrow {index.get('escrow')}, not {dep.escrow}"
             )
         source = files_source
-    w3 = rpc if isinstance(rpc, Web3) else Web3(Web3.HTTPProvider(rpc, {"timeout": timeout}))
+    w3 = rpc if isinstance(rpc, Web3) else web3_for(rpc, timeout)
     try:
         if not w3.is_connected():
             raise AuditInputError(f"cannot reach the RPC endpoint {_provider_url(w3)}")

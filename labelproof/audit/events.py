@@ -12,10 +12,11 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
-from web3.types import FilterParams, LogReceipt
+from web3.types import LogReceipt
 
 from labelproof.audit.model import REFUND_KINDS, VERDICTS, AuditInputError, label
 from labelproof.chain import ChainError, contract_at
+from labelproof.logs import LogReader, LogReadError
 from labelproof.oracle.onchain import OracleChain
 from labelproof.settlement import ZERO_ADDRESS, task_dict
 
@@ -93,33 +94,17 @@ class ChainEvents:
 def get_logs_chunked(
     w3: Web3, addresses: list[str], from_block: int, to_block: int, chunk_size: int = 2_000
 ) -> list[LogReceipt]:
-    """Every log of `addresses` in [from_block, to_block], `chunk_size` blocks per request.
-
-    A provider that refuses a range (too many results, range limit) gets the range halved and
-    asked again, down to single blocks, so the audit works against public RPCs too.
-    """
+    """Every log of `addresses` in [from_block, to_block], at most `chunk_size` blocks per
+    request, through the adaptive reader (labelproof.logs): a provider that refuses a range
+    gets it halved, down to single blocks, and transient errors are retried."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
-    logs: list[LogReceipt] = []
-    start, size = from_block, chunk_size
-    while start <= to_block:
-        end = min(start + size - 1, to_block)
-        params: FilterParams = {
-            "fromBlock": start,
-            "toBlock": end,
-            "address": addresses,  # type: ignore[typeddict-item]
-        }
-        try:
-            logs.extend(w3.eth.get_logs(params))
-        except CHAIN_ERRORS as exc:
-            if end == start:
-                raise AuditInputError(
-                    f"eth_getLogs for block {start} failed: {first_line(exc)}"
-                ) from None
-            size = max(1, (end - start + 1) // 2)
-            continue
-        start = end + 1
-    return logs
+    try:
+        return LogReader(w3, chunk_size=chunk_size).get_logs(addresses, from_block, to_block)
+    except LogReadError as exc:
+        raise AuditInputError(str(exc)) from None
+    except CHAIN_ERRORS as exc:
+        raise AuditInputError(f"eth_getLogs failed: {first_line(exc)}") from None
 
 
 def read_events(

@@ -4,10 +4,13 @@ back."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
 import sys
 from pathlib import Path
 
-from labelproof.chain import ChainError
+from labelproof.chain import ChainError, web3_for
 from labelproof.oracle.records import DEFAULT_GOLD_GRACE
 from labelproof.oracle.scheduler import MAX_AUTO_RESTARTS
 from labelproof.oracle.service import (
@@ -19,6 +22,8 @@ from labelproof.oracle.service import (
     serve,
 )
 from labelproof.oracle.store import Store, StoreError
+from labelproof.sending import TxOptions, parse_fee, set_process_options
+from labelproof.wallet import PASSWORD_ENV, WalletError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,13 +31,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the oracle: HTTP API plus chain follower and scheduler")
-    s.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint of the chain")
+    rpc_url = os.environ.get("LABELPROOF_RPC_URL")
+    s.add_argument(
+        "--rpc-url",
+        default=rpc_url,
+        required=rpc_url is None,
+        help="JSON-RPC endpoint of the chain (default $LABELPROOF_RPC_URL)",
+    )
     s.add_argument("--deployment", type=Path, help="deployments/<chainId>.json")
     s.add_argument("--escrow", help="escrow address (instead of, or checked against, --deployment)")
     s.add_argument("--data-dir", type=Path, required=True, help="where the database lives")
     s.add_argument("--db-url", help=f"sqlite:///path (default <data-dir>/{DB_FILE})")
     s.add_argument("--keystore", type=Path, help=f"oracle keystore JSON (else ${KEY_ENV})")
-    s.add_argument("--password-file", type=Path, help="file holding the keystore password")
+    s.add_argument(
+        "--password-file",
+        type=Path,
+        help=f"file holding the keystore password (else ${PASSWORD_ENV}, else a prompt)",
+    )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--poll-interval", type=float, default=2.0, help="seconds between ticks")
@@ -67,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
         "oracle refuses to act and /health says why",
     )
     s.add_argument("--log-level", default="info")
+    s.add_argument(
+        "--max-fee",
+        help="cap on the fee per gas of the oracle's transactions, e.g. 30gwei",
+    )
+    s.add_argument("--priority-fee", help="tip per gas, e.g. 1.5gwei (default: the node's)")
+    s.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a transaction's receipt in one tick (default 30)",
+    )
 
     r = sub.add_parser(
         "repropose",
@@ -82,18 +108,98 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def preflight(rpc_url: str, deployment: Path | None, escrow: str | None) -> None:
+    """Before any contract call: the node answers, its chain is the deployment's, and the
+    escrow has code there. Each failure is one line (ConfigError)."""
+    from eth_utils import is_address, to_checksum_address
+
+    from labelproof.deploy import Deployment
+
+    w3 = web3_for(rpc_url, 10)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:
+        reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+        raise ConfigError(f"cannot reach a node at {rpc_url}: {reason}") from None
+    address = escrow
+    if deployment is not None:
+        try:
+            dep = Deployment.from_json(deployment.read_text())
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"deployment {deployment}: cannot read it: {exc}") from None
+        if dep.chain_id != chain_id:
+            raise ConfigError(
+                f"deployment {deployment} is for chain {dep.chain_id}, but {rpc_url} is chain "
+                f"{chain_id}"
+            )
+        address = address or dep.escrow
+    if address is None:
+        raise ConfigError("give --deployment FILE or --escrow ADDRESS")
+    if not is_address(address):
+        raise ConfigError(f"escrow {address!r} is not an address")
+    try:
+        code = w3.eth.get_code(to_checksum_address(address))
+    except Exception as exc:
+        raise ConfigError(f"{rpc_url}: eth_getCode failed: {exc}") from None
+    if not code:
+        raise ConfigError(
+            f"no contract at the escrow {address} on chain {chain_id} (a restarted local "
+            "chain, or the wrong deployment?)"
+        )
+
+
+def oracle_key(keystore: Path | None, password_file: Path | None) -> str | None:
+    """The oracle's key from its keystore, the password from the file, $LABELPROOF_PASSWORD
+    or a prompt; None without a keystore (then the service reads its environment key)."""
+    if keystore is None:
+        return None
+    from eth_account import Account
+
+    from labelproof.wallet import read_password_file
+
+    if password_file is not None:
+        password = read_password_file(password_file)
+    elif os.environ.get(PASSWORD_ENV):
+        password = os.environ[PASSWORD_ENV]
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {keystore}: ")
+    else:
+        raise ConfigError(
+            f"no password for {keystore}: give --password-file, set {PASSWORD_ENV}, or run in "
+            "a terminal to be prompted"
+        )
+    try:
+        keyfile = json.loads(keystore.read_text())
+        return "0x" + bytes(Account.decrypt(keyfile, password)).hex()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"keystore {keystore}: cannot decrypt: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
+            set_process_options(
+                TxOptions(
+                    max_fee=None if args.max_fee is None else parse_fee(args.max_fee, "--max-fee"),
+                    priority_fee=None
+                    if args.priority_fee is None
+                    else parse_fee(args.priority_fee, "--priority-fee"),
+                    timeout=args.timeout,
+                )
+            )
+            preflight(args.rpc_url, args.deployment, args.escrow)
+            key = oracle_key(args.keystore, args.password_file)
             serve(
                 OracleConfig(
                     rpc_url=args.rpc_url,
                     data_dir=args.data_dir,
                     deployment=args.deployment,
                     escrow=args.escrow,
-                    keystore=args.keystore,
-                    password_file=args.password_file,
+                    keystore=None if key else args.keystore,
+                    password_file=None if key else args.password_file,
+                    private_key=key,
+                    receipt_timeout=args.timeout,
                     db_url=args.db_url,
                     host=args.host,
                     port=args.port,
@@ -116,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         round_ = approve_repropose(Store(url), args.task, args.round)
         print(f"task {args.task}: re-proposing approved for round {round_}")
         return 0
-    except (ConfigError, StoreError, ChainError) as exc:
+    except (ConfigError, StoreError, ChainError, WalletError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,8 +1,9 @@
 """Follows the chain's events into the store: tasks, attestations, committee decisions.
 
 Reads TaskCreated / TaskClosedEarly (escrow), Attested (registry) and ProposalPending /
-Vetoed / RoundRestarted / Disputed / DisputeResolved / Finalized (committee) with one
-``eth_getLogs`` over the three addresses per chunk of blocks, from the stored cursor (or the
+Vetoed / RoundRestarted / Disputed / DisputeResolved / Finalized (committee) with
+``eth_getLogs`` over the three addresses per chunk of blocks (labelproof.logs: a provider that
+refuses the range gets it halved, transient errors are retried), from the stored cursor (or the
 configured start block) up to ``head - confirmations``. A chunk's events and the cursor move
 are one transaction, and every insert is keyed by the event's identity (an early close sets
 both deadlines to the event's values, never later ones), so a crash mid-chunk re-reads the
@@ -34,8 +35,9 @@ from typing import Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound
-from web3.types import FilterParams, LogReceipt
+from web3.types import LogReceipt
 
+from labelproof.logs import LogReader
 from labelproof.oracle.onchain import OracleChain, hex32
 from labelproof.oracle.store import AttestationRow, CommitteeEvent, Store, TaskRow
 from labelproof.settlement import Verdict
@@ -84,6 +86,9 @@ class Follower:
         self.chunk_size = chunk_size
         self.reorgs = 0
         self.last_reorg: str | None = None
+        # Adaptive: a provider that caps the range gets smaller requests (labelproof.logs);
+        # the cursor still moves one configured chunk at a time.
+        self.reader = LogReader(chain.w3, chunk_size=chunk_size)
         self._topics: dict[bytes, Any] = {}
         self._addresses: list[str] = []
         for contract_name, event_name in _EVENTS:
@@ -94,7 +99,7 @@ class Follower:
                 self._addresses.append(contract.address)
 
     def safe_head(self) -> int:
-        return int(self.chain.w3.eth.block_number) - self.confirmations
+        return self.reader.head() - self.confirmations
 
     def sync(self, max_chunks: int = 50) -> int | None:
         """Store the events of every confirmed block not yet stored; returns the new cursor.
@@ -161,12 +166,7 @@ class Follower:
         log.warning("%s", self.last_reorg)
 
     def _chunk(self, from_block: int, to_block: int) -> None:
-        params: FilterParams = {
-            "fromBlock": from_block,
-            "toBlock": to_block,
-            "address": self._addresses,  # type: ignore[typeddict-item]
-        }
-        logs = self.chain.w3.eth.get_logs(params)
+        logs = self.reader.get_logs(self._addresses, from_block, to_block)
         # The hash read after the logs: if the block changed in between, the next sync sees
         # a mismatch and reads the chunk again.
         to_hash = self._block_hash(to_block)

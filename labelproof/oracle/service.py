@@ -29,6 +29,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 
+from labelproof.chain import web3_for
 from labelproof.deploy import Deployment
 from labelproof.oracle.api import ApiContext, build_asgi
 from labelproof.oracle.follower import Follower
@@ -303,8 +304,9 @@ class OracleService:
 
 
 def _web3(url: str, timeout: float = 30.0, *, retry: bool = True) -> Web3:
-    if retry:  # web3's default: a few retries with backoff on connection errors
-        return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    if retry:  # the shared client: retries a hosted provider's transient failures
+        return web3_for(url, timeout)
+    # The API's client answers within its own short timeout instead of retrying.
     return Web3(
         Web3.HTTPProvider(
             url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None

@@ -204,7 +204,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         config.write_text(
             f"guardian: '{guardian}'\noracles: ['{oracle_key.address}']\nthreshold: 1\n"
         )
-        done = run_cli(env, "deploy", "--config", str(config), "--dev-account", "0").ok()
+        done = run_cli(
+            env, "deploy", "--config", str(config), "--dev-account", "0", "--broadcast"
+        ).ok()
         assert "written to" in done.stdout
         dep_file = tmp / "deployments" / f"{w3.eth.chain_id}.json"
         dep = Deployment.from_json(dep_file.read_text())

@@ -41,17 +41,16 @@ def test_deploy_script_sets_roles_and_writes_deployment(tmp_path, accounts, admi
     panel = [accounts[17], accounts[18], accounts[19]]
     config = tmp_path / "deploy.yaml"
     config.write_text(
-        "admin: {}\nguardian: {}\noracles:\n{}\nthreshold: 2\n"
-        "reward_token:\n  symbol: TST\n  cap: 1000000\n  minter: {}\n"
+        'admin: "{}"\nguardian: "{}"\noracles:\n{}\nthreshold: 2\n'
+        'reward_token:\n  symbol: TST\n  cap: 1000000\n  minter: "{}"\n'
         "settlement:\n  timelock_delay: 120\n  min_challenge_period: 7200\n"
         "  proposer_bond: 5000000000000000000\n  dispute_bond: 3000000000000000000\n"
         "  burn_bps: 1000\n  max_pause: 86400\n  panel:\n{}  quorum: 2\n".format(
             accounts[14].address,
             accounts[15].address,
-            "".join(f"  - {o.address}\n" for o in oracles),
+            "".join(f'  - "{o.address}"\n' for o in oracles),
             accounts[16].address,
-            # unquoted: YAML reads these as integers, the config turns them back into addresses
-            "".join(f"    - {m.address}\n" for m in panel),
+            "".join(f'    - "{m.address}"\n' for m in panel),
         )
     )
     dep = deploy_script.main(str(config), str(tmp_path / "deployments"))
@@ -215,9 +214,37 @@ def test_bad_config_is_refused_with_a_clear_message(data, message):
     assert str(exc.value).startswith("deploy.yaml: ")
 
 
-def test_unquoted_yaml_addresses_in_settlement(tmp_path):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # YAML reads these as integers: they were once padded into addresses nobody meant
+        ("admin: 0x1234\n", "admin: '0x1234' is a YAML int, not an address"),
+        ("guardian: 0\n", "guardian: '0x0' is a YAML int, not an address"),
+        (
+            f"oracles: [{ADDR}]\n",
+            "oracle: '0x1111111111111111111111111111111111111111' is a YAML int",
+        ),
+        (f"settlement:\n  arbitrator: {ADDR}\n", "settlement.arbitrator: "),
+        (f"settlement:\n  panel:\n    - {ADDR}\n", "settlement.panel member: "),
+        (f"reward_token:\n  minter: {ADDR}\n", "reward_token.minter: "),
+        ("oracles: 0x12\n", "oracles: expected a list of quoted addresses"),
+        # a mixed-case address with a wrong checksum is a typo, not an address
+        ("admin: '0xaBaBaBaBABabABabAbAbABAbABabababaBaBABaB'\n", "has a wrong checksum"),
+        ("guardian: '0x0000000000000000000000000000000000000000'\n", "the zero address"),
+    ],
+)
+def test_yaml_numbers_and_bad_checksums_are_refused(tmp_path, text, message):
     config = tmp_path / "deploy.yaml"
-    config.write_text(f"settlement:\n  arbitrator: {ADDR}\n  panel:\n    - {ADDR}\n")
+    config.write_text(text)
+    with pytest.raises(DeployConfigError) as exc:
+        DeployConfig.from_file(config)
+    assert message in str(exc.value)
+    assert str(exc.value).startswith(f"{config}: ")
+
+
+def test_quoted_addresses_are_read_as_written(tmp_path):
+    config = tmp_path / "deploy.yaml"
+    config.write_text(f"settlement:\n  arbitrator: '{ADDR}'\n  panel:\n    - \"{ADDR}\"\n")
     cfg = DeployConfig.from_file(config)
     assert cfg.settlement.arbitrator == ADDR and cfg.settlement.panel == (ADDR,)
 

@@ -201,7 +201,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             f"reward_token: {{minter: '{dev0}'}}\n"
             f"settlement: {{panel: ['{addresses['arbiter']}'], quorum: 1}}\n"
         )
-        run_cli(env, "deploy", "--config", str(config), "--dev-account", "0").ok()
+        run_cli(env, "deploy", "--config", str(config), "--dev-account", "0", "--broadcast").ok()
         dep = Deployment.from_json((tmp / "deployments" / f"{w3.eth.chain_id}.json").read_text())
         assert dep.reward_token is not None
         token = contract_at(w3, "RewardToken", dep.reward_token)
