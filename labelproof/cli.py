@@ -7,7 +7,8 @@ option, an unknown command) are one line too.
 Commands:
 
 * offline: ``score``, ``merkle build|proof``;
-* services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``;
+* services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``, ``app serve`` (the
+  annotators' web app);
 * operators: ``deploy``;
 * everyone: ``wallet new|import|list|address|check`` (encrypted keystores, labelproof.wallet);
 * requesters: ``task create|register-spec|status|reveal-gold|cancel|refund|finalize``;
@@ -1166,12 +1167,21 @@ def annotate_commit(
         bool, typer.Option("--wait/--no-wait", help="wait until the relayer's batch is mined")
     ] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the relayer")] = 120.0,
+    derive_salts: Annotated[
+        bool,
+        typer.Option(
+            "--derive-salts",
+            help="derive the salts from a signature of the wallet (as the web app does), so "
+            "`annotate reveal --labels` can re-create them anywhere",
+        ),
+    ] = False,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
 ) -> None:
-    """Commit to your labels: fresh salts, the root of your leaves, attested on chain."""
+    """Commit to your labels: fresh (or wallet-derived) salts, the root of your leaves,
+    attested on chain."""
     from labelproof import client
     from labelproof.spec import SpecError, TaskSpec
 
@@ -1188,6 +1198,14 @@ def annotate_commit(
     account = unlock(wallet_dir, wallet, password_file)
     chain = connect(rpc_url, deployments)
     relay_service = client.Service(relay, "relayer") if relay else None
+    salts = None
+    if derive_salts:
+        from labelproof.salts import derive_salts as derive
+        from labelproof.salts import wallet_seed
+
+        dep = chain.deployment
+        seed = wallet_seed(account, chain.chain_id, dep.registry, dep.escrow, task)
+        salts = derive(seed, label_map)
     with spinner("committing") as say:
         done = client.commit_annotations(
             chain,
@@ -1200,6 +1218,7 @@ def annotate_commit(
             wait=wait,
             wait_timeout=timeout,
             say=say,
+            salts=salts,
         )
     where = f"in {done.tx_hash}" if done.tx_hash else f"queued at the relayer as {done.relay_hash}"
     out.print(
@@ -1216,15 +1235,36 @@ def annotate_reveal(
     task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
     wallet: WalletName,
     oracle: OracleUrl = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="CSV item,label committed with wallet-derived salts (--derive-salts or the "
+            "web app): the salts are re-derived, no local record needed",
+        ),
+    ] = None,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
 ) -> None:
     """Reveal your committed labels and salts to the oracle (checked against the chain)."""
     from labelproof import client
 
     service = oracle_service(oracle)
     assert service is not None
+    if labels is not None:
+        label_map = client.read_labels(labels)
+        account = unlock(wallet_dir, wallet, password_file)
+        chain = connect(rpc_url, deployments)
+        with spinner("revealing") as say:
+            body = client.reveal_derived(chain, account, task, label_map, service, say)
+        out.print(
+            f"task {task}: {body.get('item_count')} labels revealed to {oracle} (salts derived "
+            f"from the wallet), receipt {body.get('receipt')}",
+            highlight=False,
+        )
+        return
     store = wallet_store(wallet_dir)
     address = store.address(wallet)
     chain = connect(rpc_url, deployments)
@@ -1377,6 +1417,10 @@ sys.modules.setdefault("labelproof.cli", sys.modules[__name__])
 from labelproof.cli_settlement import register as _register_settlement  # noqa: E402
 
 _register_settlement(app)
+
+from labelproof.app.cli import register as _register_app  # noqa: E402
+
+_register_app(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -419,6 +419,9 @@ def create_app(relay: Relay) -> FastAPI:
     def get_attestation(digest: str) -> dict[str, Any]:
         return relay.status(digest)
 
+    from labelproof.sponsor import mount_sponsor  # sponsored claims (POST /claims)
+
+    mount_sponsor(app, relay)
     return app
 
 
