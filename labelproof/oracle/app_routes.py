@@ -7,18 +7,21 @@ Mounted on the oracle's API by ``create_app``; errors are the API's ``{"error": 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from labelproof.spec import TaskSpec
 
 if TYPE_CHECKING:
     from labelproof.oracle.api import ApiContext
 
+# Module level: with postponed annotations FastAPI resolves parameter types by name here.
+TaskId = Annotated[int, Path(description="the escrow's task id", ge=0)]
+
 
 def app_router(ctx: ApiContext) -> APIRouter:
-    from labelproof.oracle.api import ApiError, TaskId
+    from labelproof.oracle.api import ApiError
 
     router = APIRouter()
 
@@ -80,8 +83,7 @@ def results_of(doc: dict[str, Any], reveals: list[Any]) -> dict[str, Any]:
     """Rank by quality (1 = best); an unpaid annotator is told why."""
     scoring = doc.get("scoring") or {}
     params = scoring.get("parameters") or {}
-    fixed = int(params.get("fixed_point") or 10**9)
-    threshold = float(params.get("min_quality", 0)) / fixed
+    threshold = float(params.get("min_quality", 0))  # already rounded to the fixed point
     workers: dict[str, dict[str, Any]] = scoring.get("workers") or {}
     ordered = sorted(workers.items(), key=lambda kv: (-float(kv[1]["quality"]), kv[0]))
     excluded = {str(a).lower() for a in doc.get("excluded") or []}

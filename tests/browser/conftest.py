@@ -409,6 +409,6 @@ def open_page(browser: Any, world: World, wallet: TestWallet) -> tuple[Any, Any]
     context.expose_function("__lpWallet", wallet.handle)
     context.add_init_script(PROVIDER_JS)
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(30_000)
     page.goto(world.app.url + "/")
     return context, page

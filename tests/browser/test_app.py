@@ -41,6 +41,7 @@ def message(page: Any) -> Any:
 
 
 def label_by_keyboard(page: Any, labels: list[str]) -> None:
+    expect(page.locator("#progress")).to_be_visible()  # the labeller is on the page
     for label in labels:
         page.keyboard.press(str(LABELS.index(label) + 1))
 
@@ -154,7 +155,7 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
         result = page.locator("#my-result")
         expect(result).to_contain_text("quality")
         expect(result).to_contain_text("of 4")  # rank among the task's annotators
-        expect(result).to_contain_text("at or above the threshold")
+        expect(result).to_contain_text("at or above the threshold 0.333")  # 1/k, 3 labels
         shots(page, "result")
 
         proof = httpx.get(
@@ -234,7 +235,8 @@ def test_recovery_from_a_wiped_browser(world: World, browser: Any, shots: Screen
     context.close()
 
     world.node.time_travel(DAY + 1)
-    context, page = open_page(browser, world, wallet)  # a new browser: no storage, no seed
+    wallet.connected = False  # another device: the wallet's key, nothing else
+    context, page = open_page(browser, world, wallet)  # no storage, no seed in memory
     page.click("#connect")
     page.goto(f"{world.app.url}/#/task/{task.task_id}")
     expect(page.locator("#progress")).to_contain_text("0 of 6 labelled")
@@ -314,6 +316,7 @@ def test_bad_input_gives_clear_messages_and_loses_nothing(
         # the oracle down at reveal time: a clear message; the reveal works once it is back
         world.node.time_travel(DAY + 1)
         page.reload()
+        expect(page.locator("#reveal")).to_be_visible()
         world.oracle.stop()
         page.click("#reveal")
         expect(message(page)).to_contain_text("the oracle at")

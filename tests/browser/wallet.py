@@ -45,6 +45,7 @@ class TestWallet:
         self.chain_id: int | None = None  # None: the node's
         self.reject: set[str] = set()
         self.calls: list[str] = []
+        self.connected = False
 
     def handle(self, method: str, params_json: str) -> str:
         self.calls.append(method)
@@ -59,8 +60,11 @@ class TestWallet:
 
     def _answer(self, method: str, params: list[Any]) -> Any:
         me = self.account
-        if method in ("eth_requestAccounts", "eth_accounts"):
+        if method == "eth_requestAccounts":
+            self.connected = True
             return [me.address]
+        if method == "eth_accounts":  # empty until the site asked, as in a wallet extension
+            return [me.address] if self.connected else []
         if method == "eth_chainId":
             return hex(self.chain_id if self.chain_id is not None else self.w3.eth.chain_id)
         if method == "personal_sign":

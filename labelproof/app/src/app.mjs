@@ -12,7 +12,7 @@ const ESCROW_ABI = [
 ];
 const escrowIface = new Interface(ESCROW_ABI);
 
-const state = { config: null, account: null, seeds: {}, task: null, spec: null, pos: 0 };
+const state = { gen: 0, config: null, account: null, seeds: {}, task: null, spec: null, pos: 0 };
 const $ = (sel) => document.querySelector(sel);
 const h = (tag, attrs = {}, ...kids) => {
   const el = document.createElement(tag);
@@ -188,21 +188,27 @@ const store = (k, v) => localStorage.setItem(k, JSON.stringify(v));
 
 // --------------------------------------------------------------------------------------- pages
 
+// Routes can overlap (a click, then a link, while the first still loads): only the latest one
+// may draw; an older one draws into a detached element.
+function mainOf(gen) {
+  return gen === state.gen ? $("#main") : document.createElement("main");
+}
+
 async function route() {
   say("");
+  const gen = ++state.gen;
   const hash = location.hash || "#/";
-  const main = $("#main");
-  main.replaceChildren(h("p", {}, "loading…"));
+  $("#main").replaceChildren(h("p", {}, "loading…"));
   await guard(async () => {
     let m;
-    if ((m = hash.match(/^#\/task\/(\d+)/))) await taskPage(Number(m[1]));
-    else if ((m = hash.match(/^#\/public\/(\d+)/))) await publicPage(Number(m[1]));
-    else if (hash.startsWith("#/earnings")) await earningsPage();
-    else await tasksPage();
+    if ((m = hash.match(/^#\/task\/(\d+)/))) await taskPage(Number(m[1]), gen);
+    else if ((m = hash.match(/^#\/public\/(\d+)/))) await publicPage(Number(m[1]), gen);
+    else if (hash.startsWith("#/earnings")) await earningsPage(gen);
+    else await tasksPage(gen);
   });
 }
 
-async function tasksPage() {
+async function tasksPage(gen) {
   const { tasks } = await api("/api/tasks");
   const rows = tasks.map((t) => {
     const now = t.now;
@@ -226,7 +232,7 @@ async function tasksPage() {
       h("td", {}, h("a", { href: `#/public/${t.task_id}` }, "public page")),
     );
   });
-  $("#main").replaceChildren(
+  mainOf(gen).replaceChildren(
     h("h2", {}, "Tasks"),
     h(
       "table",
@@ -246,8 +252,9 @@ async function tasksPage() {
 
 // -- the annotator's page of one task
 
-async function taskPage(taskId) {
+async function taskPage(taskId, gen) {
   const task = await api(`/api/tasks/${taskId}`);
+  if (gen !== state.gen) return;
   state.task = task;
   state.spec = task.spec;
   const now = task.now;
@@ -282,7 +289,7 @@ async function taskPage(taskId) {
     ),
     h("p", {}, h("a", { href: `#/public/${taskId}` }, "public page of this task")),
   );
-  const main = $("#main");
+  const main = mainOf(gen);
   main.replaceChildren(info);
   if (!task.spec) {
     main.append(h("p", {}, "The requester has not registered this task's spec with the oracle yet."));
@@ -293,6 +300,7 @@ async function taskPage(taskId) {
     return;
   }
   await checkChain();
+  if (gen !== state.gen) return;
   main.append(
     h("section", { id: "reminder", hidden: true }),
     labeler(taskId),
@@ -577,7 +585,12 @@ async function restore(taskId, file) {
 
 async function reveal(taskId) {
   await ensureAccount();
-  const t = await api(`/api/tasks/${taskId}`);
+  let t;
+  try {
+    t = await api(`/api/tasks/${taskId}`);
+  } catch (exc) {
+    throw new UserError(`${exc.message}. Nothing is lost: your labels stay in this browser; reveal again in a moment.`);
+  }
   const committed = load(key("commit", taskId), null);
   if (!committed)
     throw new UserError("This browser has no record of your commitment: restore your backup file first (your salts come back from your wallet).");
@@ -699,14 +712,14 @@ async function claimSponsored(taskId) {
 
 // -- earnings
 
-async function earningsPage() {
+async function earningsPage(gen) {
   if (!state.account) {
-    $("#main").replaceChildren(h("p", { id: "need-wallet" }, "Connect your wallet to see your earnings."));
+    mainOf(gen).replaceChildren(h("p", { id: "need-wallet" }, "Connect your wallet to see your earnings."));
     return;
   }
   const { tasks } = await api(`/api/accounts/${state.account}/earnings`);
   const open = tasks.filter((t) => t.state === "claimable").map((t) => t.task_id);
-  $("#main").replaceChildren(
+  mainOf(gen).replaceChildren(
     h("h2", {}, "Earnings"),
     h(
       "table",
@@ -732,11 +745,11 @@ async function earningsPage() {
 
 // -- the public page (no wallet)
 
-async function publicPage(taskId) {
+async function publicPage(taskId, gen) {
   const t = await api(`/api/tasks/${taskId}`);
   const now = t.now;
   const d = t.deadlines;
-  const main = $("#main");
+  const main = mainOf(gen);
   main.replaceChildren(
     h("h2", {}, `Task #${taskId}: ${t.title ?? ""} (public)`),
     h(
@@ -773,9 +786,11 @@ async function publicPage(taskId) {
   try {
     audit = await api(`/api/tasks/${taskId}/audit`);
   } catch (exc) {
+    if (gen !== state.gen) return;
     $("#audit").replaceChildren(h("p", {}, `The audit could not run: ${exc.message}`));
     return;
   }
+  if (gen !== state.gen) return;
   $("#audit").replaceChildren(
     h("h3", {}, "Audit"),
     h("p", { id: "verdict", class: audit.ok ? "ok" : "error" }, `Audit verdict: ${audit.verdict} (published data: ${audit.published})`),
