@@ -5,7 +5,10 @@ input (each a clear message on the page, nothing lost)."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from playwright.sync_api import expect
 from labelproof.chain import Sender
 from labelproof.commitments import annotation_leaf, annotation_root
 from labelproof.salts import derive_salts, wallet_seed
-from tests.browser.conftest import DAY, TOKEN, Screens, World, open_page
+from tests.browser.conftest import DAY, ROOT, TOKEN, Screens, World, open_page
 from tests.browser.wallet import TestWallet
 
 LABELS = ("cat", "dog", "bird")
@@ -408,3 +411,115 @@ def test_app_derives_the_same_commitment_in_the_browser(world: World, browser: A
     assert sorted(got["leaves"]) == sorted("0x" + leaf.hex() for leaf in leaves)
     assert got["root"] == "0x" + root.hex()
     assert got["digest"] == "0x" + expected_digest.hex()
+
+
+def _cli(world: World, wallet_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELPROOF_")}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "LABELPROOF_RPC_URL": world.node.url,
+            "LABELPROOF_DEPLOYMENTS": str(world.tmp / "deployments"),
+            "LABELPROOF_WALLET_DIR": str(wallet_dir),
+            "LABELPROOF_PASSWORD": "cli parity",
+            "LABELPROOF_SCRYPT_N": "1024",
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "labelproof.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_cli_reveals_what_the_app_committed(world: World, browser: Any, shots: Screens) -> None:
+    """Salts derived from the same wallet are the same in the browser and in the CLI: the app
+    commits, and `labelproof annotate reveal --labels` reveals from the labels alone; then the
+    CLI commits with --derive-salts and reveals again with no record on disk."""
+    from labelproof.wallet import WalletStore
+
+    truth = truth_of(4, seed=21)
+    task = world.create_task("cli parity", truth, LABELS)
+    wallet = TestWallet.create(world.w3)
+    context, page = open_page(browser, world, wallet)
+    page.click("#connect")
+    page.goto(f"{world.app.url}/#/task/{task.task_id}")
+    label_by_keyboard(page, [truth[i] for i in task.spec.items])
+    page.click("#commit")
+    expect(message(page)).to_contain_text("Committed on chain: 4 labels", timeout=90_000)
+    shots(page, "committed-in-the-app")
+    context.close()
+
+    wallet_dir = world.tmp / "cli-wallets"
+    os.environ["LABELPROOF_SCRYPT_N"] = "1024"
+    try:
+        WalletStore(wallet_dir).create("annotator", "cli parity", bytes(wallet.account.key))
+    finally:
+        del os.environ["LABELPROOF_SCRYPT_N"]
+    labels_csv = world.tmp / "cli-labels.csv"
+    labels_csv.write_text("item,label\n" + "".join(f'"{i}",{lbl}\n' for i, lbl in truth.items()))
+    world.node.time_travel(DAY + 1)
+    done = _cli(
+        world, wallet_dir, "annotate", "reveal", "--task", str(task.task_id), "--wallet",
+        "annotator", "--labels", str(labels_csv), "--oracle", world.oracle.url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "4 labels revealed" in done.stdout and "salts derived from the wallet" in done.stdout
+
+    # and the other way: committed by the CLI with derived salts, no record needed to reveal
+    task2 = world.create_task("cli parity 2", truth, LABELS)
+    world.node.set_balance(wallet.account.address, TOKEN)
+    done = _cli(
+        world, wallet_dir, "annotate", "commit", "--task", str(task2.task_id), "--wallet",
+        "annotator", "--labels", str(labels_csv), "--derive-salts", "--relay", world.relay.url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    root = app_root(world, task2.task_id, wallet.account, truth)
+    assert world.registry.functions.isAttested(
+        task2.task_id, wallet.account.address, root, 4
+    ).call()
+    for record in (wallet_dir / "annotator.data").rglob("*.json"):
+        record.unlink()  # the salts kept on disk are not needed
+    wrong = world.tmp / "cli-wrong.csv"
+    first = next(iter(truth))
+    other = next(lbl for lbl in LABELS if lbl != truth[first])
+    wrong.write_text(
+        labels_csv.read_text().replace(f'"{first}",{truth[first]}', f'"{first}",{other}')
+    )
+    world.node.time_travel(DAY + 1)
+    done = _cli(
+        world, wallet_dir, "annotate", "reveal", "--task", str(task2.task_id), "--wallet",
+        "annotator", "--labels", str(wrong), "--oracle", world.oracle.url,
+    )  # fmt: skip
+    assert done.returncode == 1 and "which is not on chain" in done.stderr, done.stderr
+    done = _cli(
+        world, wallet_dir, "annotate", "reveal", "--task", str(task2.task_id), "--wallet",
+        "annotator", "--labels", str(labels_csv), "--oracle", world.oracle.url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_service_endpoints_refuse_bad_input_clearly(world: World) -> None:
+    """The oracle's app endpoints and the relayer's sponsored claims, spoken to directly."""
+    r = httpx.get(f"{world.oracle.url}/tasks/999/spec")
+    assert r.status_code == 404 and "no spec registered" in r.json()["error"]
+    task = world.create_task("endpoints", truth_of(3, seed=5), LABELS)
+    r = httpx.get(f"{world.oracle.url}/tasks/{task.task_id}/results")
+    assert r.status_code == 404 and "not been scored" in r.json()["error"]
+    index = httpx.get(f"{world.oracle.url}/index/tasks").json()["tasks"]
+    row = next(t for t in index if t["task_id"] == task.task_id)
+    assert row["title"] == "endpoints" and row["item_count"] == 3 and row["labels"] == list(LABELS)
+    someone = Account.create().address
+    claim = {"task_id": task.task_id, "account": someone, "amount": "5", "proof": []}
+    r = httpx.post(f"{world.relay.url}/claims", json=claim)
+    assert r.status_code == 409 and "claim would revert" in r.json()["error"], r.text
+    r = httpx.post(f"{world.relay.url}/claims", json={**claim, "account": "0x12"})
+    assert r.status_code == 422 and "is not an address" in r.json()["error"]
+    r = httpx.post(f"{world.relay.url}/claims", json={**claim, "proof": ["0x12"]})
+    assert r.status_code == 422 and "32 bytes" in r.json()["error"]
+    r = httpx.get(f"{world.app.url}/api/tasks/999")
+    assert r.status_code == 404, r.text
