@@ -10,6 +10,10 @@ PYTEST_WORKERS ?= 2
 ARGS ?=
 
 SOURCES := $(shell find contracts -name '*.sol')
+# The web app's bundle is committed (labelproof/app/static/app.js, so an installed package needs
+# no node); it is rebuilt with the pinned esbuild when its sources change.
+APP_BUNDLE := labelproof/app/static/app.js
+APP_SOURCES := $(wildcard labelproof/app/src/*.mjs)
 
 # slither lives in its own venv: its crytic-compile and eth packages conflict with brownie's pins.
 SLITHER_VENV := .venv-slither
@@ -17,7 +21,7 @@ SLITHER_CHECK := $(BIN)/python tools/slither_check.py --slither $(SLITHER_VENV)/
 
 .PHONY: setup test demo bench bench-gas bench-merkle bench-scoring bench-services lint slither format clean
 
-setup: $(BIN)/.installed node_modules/.installed build/.compiled
+setup: $(BIN)/.installed node_modules/.installed build/.compiled $(APP_BUNDLE)
 
 $(BIN)/.installed: constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,9 +43,20 @@ build/.compiled: $(BIN)/.installed node_modules/.installed $(SOURCES) brownie-co
 	$(BIN)/python -m labelproof.packaged
 	@touch $@
 
+$(APP_BUNDLE): $(APP_SOURCES) package.json node_modules/.installed
+	npm run --silent build:app
+
+# The browser tests (tests/browser) drive Debian's chromium with Playwright (Playwright's own
+# browser download is not used): installed from apt when missing, as root or through sudo.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
 # Reruns only for brownie's "Tx dropped without known replacement", a race in its receipt polling
 # seen once in many runs on a loaded machine; any other failure fails the run.
-test: setup
+test: setup chromium
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
 		--reruns 2 --only-rerun "Tx dropped without known replacement" tests

@@ -7,7 +7,8 @@ option, an unknown command) are one line too.
 Commands:
 
 * offline: ``score``, ``merkle build|proof``, ``import|export label-studio``;
-* services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``;
+* services: ``node`` (a local anvil), ``oracle serve``, ``relay serve``, ``app serve`` (the
+  annotators' web app);
 * operators: ``deploy``;
 * everyone: ``wallet new|import|list|address|check`` (encrypted keystores, labelproof.wallet);
 * requesters: ``task create|register-spec|status|reveal-gold|cancel|refund|finalize``;
@@ -1433,12 +1434,21 @@ def annotate_commit(
             help="if the relayer fails, attest directly when this wallet has ETH for gas",
         ),
     ] = True,
+    derive_salts: Annotated[
+        bool,
+        typer.Option(
+            "--derive-salts",
+            help="derive the salts from a signature of the wallet (as the web app does), so "
+            "`annotate reveal --labels` can re-create them anywhere",
+        ),
+    ] = False,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
     password_file: PasswordFile = None,
 ) -> None:
-    """Commit to your labels: fresh salts, the root of your leaves, attested on chain."""
+    """Commit to your labels: fresh (or wallet-derived) salts, the root of your leaves,
+    attested on chain."""
     from labelproof import client
     from labelproof.spec import SpecError, TaskSpec
 
@@ -1455,6 +1465,14 @@ def annotate_commit(
     account = unlock(wallet_dir, wallet, password_file)
     chain = connect(rpc_url, deployments)
     relay_service = client.Service(relay, "relayer") if relay else None
+    salts = None
+    if derive_salts:
+        from labelproof.salts import derive_salts as derive
+        from labelproof.salts import wallet_seed
+
+        dep = chain.deployment
+        seed = wallet_seed(account, chain.chain_id, dep.registry, dep.escrow, task)
+        salts = derive(seed, label_map)
     with spinner("committing") as say:
         done = client.commit_annotations(
             chain,
@@ -1469,6 +1487,7 @@ def annotate_commit(
             relay_patience=relay_patience,
             fallback_direct=fallback_direct,
             say=say,
+            salts=salts,
         )
     if done.tx_hash:
         where = f"in {done.tx_hash}"
@@ -1493,15 +1512,36 @@ def annotate_reveal(
     task: Annotated[int, typer.Option("--task", help="the task id", min=1)],
     wallet: WalletName,
     oracle: OracleUrl = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            help="CSV item,label committed with wallet-derived salts (--derive-salts or the "
+            "web app): the salts are re-derived, no local record needed",
+        ),
+    ] = None,
     rpc_url: RpcUrl = DEFAULT_RPC,
     deployments: DeploymentsDir = None,
     wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
 ) -> None:
     """Reveal your committed labels and salts to the oracle (checked against the chain)."""
     from labelproof import client
 
     service = oracle_service(oracle)
     assert service is not None
+    if labels is not None:
+        label_map = client.read_labels(labels)
+        account = unlock(wallet_dir, wallet, password_file)
+        chain = connect(rpc_url, deployments)
+        with spinner("revealing") as say:
+            body = client.reveal_derived(chain, account, task, label_map, service, say)
+        out.print(
+            f"task {task}: {body.get('item_count')} labels revealed to {oracle} (salts derived "
+            f"from the wallet), receipt {body.get('receipt')}",
+            highlight=False,
+        )
+        return
     store = wallet_store(wallet_dir)
     address = store.address(wallet)
     chain = connect(rpc_url, deployments)
@@ -1718,6 +1758,10 @@ _register_settlement(app)
 from labelproof.cli_data import register as _register_data  # noqa: E402
 
 _register_data(app)  # import|export label-studio (labelproof.cli_data)
+
+from labelproof.app.cli import register as _register_app  # noqa: E402
+
+_register_app(app)
 
 
 def run(argv: list[str] | None = None) -> int:

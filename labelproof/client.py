@@ -1608,7 +1608,10 @@ def commit_annotations(
     relay_patience: float = 15.0,
     fallback_direct: bool = True,
     say: Say = _quiet,
+    salts: dict[str, bytes] | None = None,
 ) -> Committed:
+    """`salts`: one per item (derived from a wallet signature, labelproof.salts); fresh random
+    ones when not given."""
     view = _check_open(chain, task_id)
     if spec is not None:
         if spec_hash(spec) != view.spec_hash:
@@ -1624,7 +1627,10 @@ def commit_annotations(
     if relay is not None:
         say("checking the relayer")
         relay.check_chain(chain, "registry", chain.deployment.registry)
-    salts = {item: new_salt() for item in labels}
+    if salts is None:
+        salts = {item: new_salt() for item in labels}
+    elif set(salts) != set(labels):
+        raise ActionError("the salts given do not cover exactly the labelled items")
     leaves = [
         annotation_leaf(
             chain.chain_id, chain.deployment.escrow, task_id, item, me, label, salts[item]
@@ -1929,6 +1935,61 @@ def reveal_annotations(
     chosen["status"] = "attested"
     chosen["revealed"] = receipt
     _write_json(path, record)
+    return body if isinstance(body, dict) else {}
+
+
+def reveal_derived(
+    chain: Chain,
+    account: LocalAccount,
+    task_id: int,
+    labels: dict[str, str],
+    oracle: Service,
+    say: Say = _quiet,
+) -> dict[str, Any]:
+    """Reveal labels whose salts derive from the wallet's signature (labelproof.salts): no
+    record on disk needed, so a commitment made in the web app (or on another machine) can be
+    revealed from its labels alone."""
+    from labelproof.salts import derive_salts, wallet_seed
+
+    me = account.address
+    view = chain.task(task_id)
+    now = chain.now()
+    if view.status == "funded" and now > view.reveal_deadline:
+        raise ActionError(
+            f"task {task_id}'s reveal window closed at {format_time(view.reveal_deadline, now)}"
+        )
+    say("deriving the salts from the wallet's signature")
+    dep = chain.deployment
+    salts = derive_salts(
+        wallet_seed(account, chain.chain_id, dep.registry, dep.escrow, task_id), labels
+    )
+    root = annotation_root(
+        [
+            annotation_leaf(chain.chain_id, dep.escrow, task_id, item, me, label, salts[item])
+            for item, label in labels.items()
+        ]
+    )
+    if not chain.registry.functions.isAttested(task_id, me, root, len(labels)).call():
+        version = int(chain.registry.functions.attestation(task_id, me).call()[1])
+        state = "has no attestation" if version == 0 else f"holds attestation version {version}"
+        raise ActionError(
+            f"these {len(labels)} labels with salts derived from {me}'s signature give root "
+            f"0x{root.hex()}, which is not on chain: task {task_id} {state} for {me} (were "
+            "they committed with derived salts, and are the labels exactly those committed?)"
+        )
+    oracle.check_chain(chain, "escrow", dep.escrow)
+    say("revealing labels and salts to the oracle")
+    _, body = oracle.request(
+        "POST",
+        f"/tasks/{task_id}/reveals",
+        {
+            "annotator": me,
+            "labels": [
+                {"item": item, "label": labels[item], "salt": "0x" + salts[item].hex()}
+                for item in sorted(labels)
+            ],
+        },
+    )
     return body if isinstance(body, dict) else {}
 
 

@@ -887,6 +887,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         inputs["inputs_hash"] = report.inputs_hash
         return inputs
 
+    from labelproof.oracle.app_routes import app_router  # the web app's read-only endpoints
+
+    app.include_router(app_router(ctx))
     return app
 
 

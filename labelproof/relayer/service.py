@@ -160,6 +160,9 @@ class Relay:
         self.health = Health()
         self.wake = threading.Event()
         self.lock = threading.Lock()
+        # Held while a batch takes, signs and broadcasts its nonce; other senders from this
+        # account (sponsored claims, labelproof.sponsor) hold it too, so none takes a batch's nonce.
+        self.nonce_lock = threading.RLock()
         self.separator = make_domain_separator(chain.chain_id, chain.deployment.registry)
         self.by_address = RateLimits(self.config.rate_per_address)
         self.by_task = RateLimits(self.config.rate_per_task)
@@ -567,6 +570,10 @@ class Relay:
         return batch
 
     def _advance(self, batch: BatchRow) -> None:
+        with self.nonce_lock:
+            self._advance_unlocked(batch)
+
+    def _advance_unlocked(self, batch: BatchRow) -> None:
         try:
             if batch.state == "building":
                 batch = self._sign(batch)
