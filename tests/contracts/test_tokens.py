@@ -13,6 +13,8 @@ from brownie import (  # type: ignore[attr-defined]
     ReentrantToken,
 )
 
+from labelproof.multiproof import multiproof
+
 DAY = 86_400
 
 
@@ -214,6 +216,18 @@ def test_fee_on_top_claims_revert(on_top, tasks, escrow, annotators, reverts_wit
         escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
     with reverts_with("OutboundTransferMismatch", tok, amount, sent):
         escrow.claimMany(annotators[0], [(tid, amount, proof)], {"from": annotators[0]})
+    # a batch is checked once around all its transfers: the sum paid against the sum sent
+    mp = multiproof(tree, range(len(tree)))
+    paid = sum(int(v[1]) for v in mp.values)
+    with reverts_with("OutboundTransferMismatch", tok, paid, paid + tok.feeOf(paid)):
+        escrow.claimBatch(
+            tid,
+            [v[0] for v in mp.values],
+            [int(v[1]) for v in mp.values],
+            mp.proof,
+            mp.proof_flags,
+            {"from": annotators[0]},
+        )
     assert not escrow.isClaimed(tid, annotators[0])
     assert escrow.task(tid)["claimed"] == 0
     assert tok.balanceOf(escrow) == held  # the funded task's 500 are untouched
