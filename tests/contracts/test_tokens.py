@@ -342,6 +342,26 @@ def test_reentrant_claim_during_claim_many(reent, tasks, escrow, annotators):
     assert escrow.task(tid)["claimed"] == 200 * E18
 
 
+def test_reentrant_batch_during_batch(reent, escrow, annotators):
+    """The batch re-entered from its first transfer: every claim bit is set before any
+    transfer, so the inner batch finds both leaves spent (it skips them and pays nothing)."""
+    tok, tid, tree = reent
+    mp = multiproof(tree, range(len(tree)))
+    args = (tid, [v[0] for v in mp.values], [int(v[1]) for v in mp.values], mp.proof)
+    args = (*args, mp.proof_flags)
+    before = [tok.balanceOf(a) for a in annotators[:2]]
+    tok.arm(escrow, escrow.claimBatch.encode_input(*args), {"from": annotators[0]})
+    tx = escrow.claimBatch(*args, {"from": annotators[0]})
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is True  # it ran, and skipped both leaves
+    assert len(tx.events["ClaimSkipped"]) == 2 and len(tx.events["Claimed"]) == 2
+    assert [tok.balanceOf(a) for a in annotators[:2]] == [
+        before[0] + 100 * E18,
+        before[1] + 200 * E18,
+    ]
+    assert escrow.task(tid)["claimed"] == 300 * E18
+
+
 def test_reentrant_refund(reent, escrow, requester, K):
     tok, tid, _ = reent
     held, before = tok.balanceOf(escrow), tok.balanceOf(requester)
