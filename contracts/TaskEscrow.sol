@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IAttestationRegistry} from "./interfaces/IAttestationRegistry.sol";
@@ -201,6 +202,31 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
         for (uint256 j; j < batch.distinct; ++j) {
             _pay(batch.tokens[j], account, batch.sums[j]);
         }
+    }
+
+    /// @inheritdoc ITaskEscrow
+    /// @dev Effects first: every entry's claim bit, the task's claimed total and the events are
+    /// written before the first transfer (a token calling back finds the claims spent). The
+    /// fee check runs once around all the transfers: the escrow's balance must drop by exactly
+    /// what the batch pays. Claims are recorded per (account, task) as {claim} records them, so
+    /// the three entry points exclude each other.
+    function claimBatch(
+        uint256 taskId,
+        address[] calldata accounts,
+        uint256[] calldata amounts,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external returns (uint256 paid) {
+        (Task storage t, IERC20 token) = _claimable(taskId, _requireNotPaused());
+        bytes32[] memory leaves =
+            _verifyBatch(taskId, t.payoutRoot, accounts, amounts, proof, proofFlags);
+        // From here on leaves[i] == 0 marks an entry that is skipped (already claimed).
+        paid = _markBatch(taskId, accounts, amounts, leaves);
+        uint256 remaining = t.payoutTotal - t.claimed;
+        if (paid > remaining) revert ClaimExceedsPayout(taskId, paid, remaining);
+        // paid <= remaining <= payoutTotal, a uint128
+        t.claimed += uint128(paid);
+        _payBatch(token, accounts, amounts, leaves, paid);
     }
 
     /// @inheritdoc ITaskEscrow
@@ -463,6 +489,79 @@ contract TaskEscrow is ITaskEscrow, AccessControl, ReentrancyGuard {
             sums[j] += amount;
         }
         return distinct;
+    }
+
+    /// @dev The leaves of a {claimBatch}, checked against the task's root with the multiproof.
+    function _verifyBatch(
+        uint256 taskId,
+        bytes32 root,
+        address[] calldata accounts,
+        uint256[] calldata amounts,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) private pure returns (bytes32[] memory leaves) {
+        uint256 n = accounts.length;
+        // An empty leaf set would let proof == [root] pass multiProofVerify.
+        if (n == 0) revert EmptyClaims();
+        if (amounts.length != n) revert BatchLengthMismatch(n, amounts.length);
+        // The shape multiProofVerify requires, checked here so that a malformed proof gets this
+        // contract's error rather than the library's.
+        if (n + proof.length != proofFlags.length + 1) revert InvalidMultiProof(taskId);
+        leaves = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            leaves[i] = _leaf(accounts[i], amounts[i]);
+        }
+        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, root, leaves)) {
+            revert InvalidMultiProof(taskId);
+        }
+    }
+
+    /// @dev Sets each entry's claim bit, or clears its leaf (skip) if it was set already, and
+    /// emits the entry's event; returns the sum of the entries to pay. A leaf listed twice is
+    /// paid once: the second sees the bit the first set.
+    function _markBatch(
+        uint256 taskId,
+        address[] calldata accounts,
+        uint256[] calldata amounts,
+        bytes32[] memory leaves
+    ) private returns (uint256 paid) {
+        uint256 word = taskId >> 8;
+        uint256 bit = 1 << (taskId & 0xff);
+        uint256 n = accounts.length;
+        for (uint256 i; i < n; ++i) {
+            address account = accounts[i];
+            uint256 amount = amounts[i];
+            if (account == address(0)) revert ZeroAccount();
+            mapping(uint256 => uint256) storage words = _claimedBits[account];
+            uint256 bits = words[word];
+            if (bits & bit != 0) {
+                leaves[i] = bytes32(0);
+                emit ClaimSkipped(taskId, account, amount);
+                continue;
+            }
+            words[word] = bits | bit;
+            // checked: a dishonest tree's amounts could add up past 2^256
+            paid += amount;
+            emit Claimed(taskId, account, amount);
+        }
+    }
+
+    /// @dev The transfers of a {claimBatch}, skipped entries left out, checked together: the
+    /// escrow's balance must drop by exactly `paid`.
+    function _payBatch(
+        IERC20 token,
+        address[] calldata accounts,
+        uint256[] calldata amounts,
+        bytes32[] memory leaves,
+        uint256 paid
+    ) private {
+        uint256 before = _balance(token);
+        uint256 n = accounts.length;
+        for (uint256 i; i < n; ++i) {
+            if (leaves[i] != bytes32(0)) token.safeTransfer(accounts[i], amounts[i]);
+        }
+        uint256 sent = before - _balance(token);
+        if (sent != paid) revert OutboundTransferMismatch(address(token), paid, sent);
     }
 
     function _markClaimed(address account, uint256 taskId) private {

@@ -1645,6 +1645,62 @@ def claim_cmd(
     out.print(f"in {tx}", highlight=False)
 
 
+@app.command("claim-batch")
+@guarded
+def claim_batch_cmd(
+    wallet: Annotated[str, typer.Option("--wallet", help="the sponsor's wallet (pays the gas)")],
+    task: Annotated[int, typer.Option("--task", help="the task whose annotators to pay", min=1)],
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="pay this account (repeatable); default: every unclaimed"),
+    ] = None,
+    tree_file: Annotated[
+        Path | None,
+        typer.Option("--tree", help="the payout tree (standard-v1 JSON); default: the oracle's"),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="leaves per transaction", min=1, max=1000)
+    ] = 100,
+    oracle: OracleUrl = None,
+    rpc_url: RpcUrl = DEFAULT_RPC,
+    deployments: DeploymentsDir = None,
+    wallet_dir: WalletDir = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Pay many annotators of one task from your gas (claimBatch): tokens go to each leaf's
+    account, nobody has to sign; already-claimed accounts are skipped."""
+    from labelproof import client, sponsor
+
+    if tree_file is not None:
+        tree = sponsor.load_tree_file(str(tree_file))
+    else:
+        service = oracle_service(oracle)
+        assert service is not None
+        with spinner(f"fetching task {task}'s payout tree"):
+            tree = sponsor.fetch_payout_tree(service, task)
+    sender = unlock(wallet_dir, wallet, password_file)
+    chain = connect(rpc_url, deployments)
+    with spinner("paying") as say:
+        done = sponsor.sponsor_claims(
+            chain, sender, task, tree, account or None, batch_size=batch_size, say=say
+        )
+    symbol, decimals = chain.token_info(chain.task(task).token)
+    total = sum(amount for _, amount in done.paid)
+    out.print(
+        f"task {task}: paid {len(done.paid)} accounts "
+        f"{client.format_amount(total, decimals)} {symbol} in {len(done.transactions)} "
+        f"transaction(s), {done.gas_used:,} gas",
+        highlight=False,
+    )
+    for who, amount in done.skipped:
+        out.print(
+            f"  skipped {who}: already claimed ({client.format_amount(amount, decimals)} {symbol})",
+            highlight=False,
+        )
+    for tx in done.transactions:
+        out.print(f"in {tx}", highlight=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # relayer
 # ---------------------------------------------------------------------------------------------

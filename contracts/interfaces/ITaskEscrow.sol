@@ -117,6 +117,10 @@ interface ITaskEscrow {
     /// @notice Emitted for every claim; the tokens always go to `account`, whoever sent it.
     event Claimed(uint256 indexed taskId, address indexed account, uint256 amount);
 
+    /// @notice Emitted for a {claimBatch} entry whose leaf was already claimed: it is not paid
+    /// again, and the rest of the batch goes through.
+    event ClaimSkipped(uint256 indexed taskId, address indexed account, uint256 amount);
+
     /// @notice Emitted when a guardian pauses claims and task creation, for at most `until`.
     event Paused(address indexed guardian, uint64 until);
 
@@ -155,6 +159,8 @@ interface ITaskEscrow {
     error ClaimExceedsPayout(uint256 taskId, uint256 amount, uint256 remaining);
     error NothingToRefund(uint256 taskId);
     error EmptyClaims();
+    error BatchLengthMismatch(uint256 accounts, uint256 amounts);
+    error InvalidMultiProof(uint256 taskId);
     error ZeroAccount();
     error OutboundTransferMismatch(address token, uint256 expected, uint256 sent);
     error EnforcedPause();
@@ -207,6 +213,23 @@ interface ITaskEscrow {
 
     /// @notice Claims for `account` across several tasks, with one transfer per token.
     function claimMany(address account, ClaimRequest[] calldata claims) external;
+
+    /// @notice Pays many leaves (accounts[i], amounts[i]) of one task's payout tree in one
+    /// transaction, proven together by one OpenZeppelin multiproof (MerkleProof.multiProofVerify:
+    /// the leaves in the order the multiproof consumes them, as getMultiProof of OpenZeppelin's
+    /// merkle-tree library or labelproof.multiproof returns them). Anyone may submit it,
+    /// so a sponsor can pay the gas for annotators; each leaf's tokens go to its account. An
+    /// entry already claimed (by {claim}, {claimMany} or an earlier batch) is skipped with
+    /// {ClaimSkipped} instead of sinking the batch; everything else reverts the whole batch as
+    /// {claim} would.
+    /// @return paid the tokens paid, skipped entries excluded.
+    function claimBatch(
+        uint256 taskId,
+        address[] calldata accounts,
+        uint256[] calldata amounts,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external returns (uint256 paid);
 
     /// @notice Pays the requester whatever is refundable now (see {refundable}). Anyone may call;
     /// the tokens always go to the requester.

@@ -155,7 +155,7 @@ def create_app(relay: Relay, *, lifespan: Any = None) -> FastAPI:
             raise RelayError(404, f"task {task_id} does not exist")
         return relay.enroll(task_id, body.annotators, body.signature)
 
-    from labelproof.sponsor import mount_sponsor  # sponsored claims (POST /claims)
+    from labelproof.relayer.sponsor import mount_sponsor  # sponsored claims (POST /claims)
 
     mount_sponsor(app, relay)
     return app

@@ -161,7 +161,7 @@ class Relay:
         self.wake = threading.Event()
         self.lock = threading.Lock()
         # Held while a batch takes, signs and broadcasts its nonce; other senders from this
-        # account (sponsored claims, labelproof.sponsor) hold it too, so none takes a batch's nonce.
+        # account (labelproof.relayer.sponsor) hold it too, so none takes a batch's nonce.
         self.nonce_lock = threading.RLock()
         self.separator = make_domain_separator(chain.chain_id, chain.deployment.registry)
         self.by_address = RateLimits(self.config.rate_per_address)

@@ -24,6 +24,7 @@ import pytest
 from eth_account import Account
 
 from labelproof.commitments import sign_attestation
+from labelproof.multiproof import multiproof
 from labelproof.settlement import rules_dict
 
 E18 = 10**18
@@ -173,6 +174,15 @@ def _claim_many(c, who):
     return c.escrow.claimMany(c.annotator, [(c.w.final, amount, proof)], {"from": who})
 
 
+def _claim_batch(c, who):
+    index = next(i for i, v in c.w.tree.entries() if v[0] == c.annotator.address)
+    mp = multiproof(c.w.tree, [index])
+    accounts, amounts = [v[0] for v in mp.values], [int(v[1]) for v in mp.values]
+    return c.escrow.claimBatch(
+        c.w.final, accounts, amounts, mp.proof, mp.proof_flags, {"from": who}
+    )
+
+
 def _check_claimed(c, who, tx):
     ev = tx.events["Claimed"]
     assert (ev["taskId"], ev["account"], ev["amount"]) == (c.w.final, c.annotator, 100 * E18)
@@ -232,6 +242,7 @@ ACTIONS = {
     ),
     "escrow.claim": Action(call=_claim, allowed="anyone", check=_check_claimed),
     "escrow.claimMany": Action(call=_claim_many, allowed="anyone", check=_check_claimed),
+    "escrow.claimBatch": Action(call=_claim_batch, allowed="anyone", check=_check_claimed),
     "escrow.refund": Action(
         call=lambda c, who: c.escrow.refund(c.w.final, {"from": who}),
         allowed="anyone",

@@ -3,7 +3,8 @@
 A hypothesis rule-based machine drives the deployed contracts (escrow, registry, committee,
 LocalArbitrator panel, timelock) through random sequences of: create, attest, cancel, oracle
 votes (one oracle, or the whole rule set at once), bonded proposals, restart-round, veto,
-dispute, panel votes (every verdict, and split panels), finalize, claim, claimMany, refund,
+dispute, panel votes (every verdict, and split panels), finalize, claim, claimMany, claimBatch
+(a sponsor's multiproof batch, already-claimed entries skipped), refund,
 pause, unpause, stake funding, timelocked governance (schedule, then execute after the delay:
 publishRules, revokeOracle, withdrawStake, guardian grant/revoke), calls by the wrong role, and
 time jumps (random lengths, or to a deadline of the moment, one second either side).
@@ -61,7 +62,8 @@ from hypothesis import HealthCheck, Verbosity, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from labelproof.merkle import payout_tree
+from labelproof.merkle import StandardMerkleTree, payout_tree
+from labelproof.multiproof import multiproof
 from labelproof.settlement import (
     FLAG_DISPUTED,
     FLAG_EVER_PENDING,
@@ -306,6 +308,11 @@ def _tree(leaves: tuple[tuple[str, int], ...]) -> tuple[bytes, dict[str, list[by
     for index, (account, _amount) in tree.entries():
         proofs[account.lower()] = [bytes.fromhex(h[2:]) for h in tree.get_proof(index)]
     return bytes.fromhex(tree.root[2:]), proofs
+
+
+@functools.cache
+def _full_tree(leaves: tuple[tuple[str, int], ...]) -> StandardMerkleTree:
+    return payout_tree(dict(leaves))
 
 
 def make_payout(tid: int, variant: int, leaves: dict[str, int], total: int, inputs=True) -> Payout:
@@ -1134,6 +1141,55 @@ class Machine(RuleBasedStateMachine):
                 t.claimed += amount
                 t.claimed_by.add(who)
                 self.move(t.token, w.escrow.address, who, amount)
+
+    @rule(i=st_i, mask=st.integers(1, 15), bad=st.integers(0, 7))
+    def claim_batch(self, i, mask, bad):
+        """A sponsor's claimBatch of some of a task's leaves (one multiproof): entries already
+        claimed are skipped with ClaimSkipped, the rest are paid to their accounts."""
+        w = self.W
+        tid = self.target(i, lambda t, p: t.status == FINAL and self.now <= self.claim_deadline(t))
+        t = self.tasks.get(tid)
+        payout = t.payout if t else None
+        err = ("EnforcedPause",) if self.paused() else None
+        if payout is None:
+            entries: list[tuple[str, int]] = [(w.annotators[0], 1)]
+            proof: list[bytes] = []
+            flags: list[bool] = []
+        else:
+            tree = _full_tree(payout.leaves)
+            chosen = [k for k in range(len(tree)) if mask >> (k % 4) & 1] or [0]
+            mp = multiproof(tree, chosen)
+            model_key = {a.lower(): a for a, _ in payout.leaves}
+            entries = [(model_key[v[0].lower()], int(v[1])) for v in mp.values]
+            if bad == 0:  # one amount raised: the multiproof no longer holds
+                entries[0] = (entries[0][0], entries[0][1] + 1)
+            proof = [bytes.fromhex(h[2:]) for h in mp.proof]
+            flags = mp.proof_flags
+        if err is None:
+            if t is None:
+                err = ("UnknownTask", tid)
+            elif t.status != FINAL:
+                err = ("NotFinal", tid)
+            elif self.now > self.claim_deadline(t):
+                err = ("ClaimPeriodOver", tid, self.claim_deadline(t))
+            elif bad == 0:
+                err = ("InvalidMultiProof", tid)
+        paying = [(a, m) for a, m in entries if t is None or a not in t.claimed_by]
+        paid = sum(m for _, m in paying)
+        if err is None:
+            assert t is not None and t.payout is not None
+            remaining = t.payout.total - t.claimed
+            if paid > remaining:
+                err = ("ClaimExceedsPayout", tid, paid, remaining)
+        accounts = [a for a, _ in entries]
+        amounts = [m for _, m in entries]
+        if self.act(err, w.actors[1], w.escrow, "claimBatch", tid, accounts, amounts, proof, flags):
+            assert t is not None
+            t.claimed += paid
+            for a, m in paying:
+                t.claimed_by.add(a)
+                self.move(t.token, w.escrow.address, a, m)
+            self.stats[f"claimBatch:skipped {len(entries) - len(paying)}"] += 1
 
     @rule(i=st_i)
     def refund(self, i):

@@ -13,6 +13,8 @@ from brownie import (  # type: ignore[attr-defined]
     ReentrantToken,
 )
 
+from labelproof.multiproof import multiproof
+
 DAY = 86_400
 
 
@@ -214,6 +216,18 @@ def test_fee_on_top_claims_revert(on_top, tasks, escrow, annotators, reverts_wit
         escrow.claim(tid, annotators[0], amount, proof, {"from": annotators[0]})
     with reverts_with("OutboundTransferMismatch", tok, amount, sent):
         escrow.claimMany(annotators[0], [(tid, amount, proof)], {"from": annotators[0]})
+    # a batch is checked once around all its transfers: the sum paid against the sum sent
+    mp = multiproof(tree, range(len(tree)))
+    paid = sum(int(v[1]) for v in mp.values)
+    with reverts_with("OutboundTransferMismatch", tok, paid, paid + tok.feeOf(paid)):
+        escrow.claimBatch(
+            tid,
+            [v[0] for v in mp.values],
+            [int(v[1]) for v in mp.values],
+            mp.proof,
+            mp.proof_flags,
+            {"from": annotators[0]},
+        )
     assert not escrow.isClaimed(tid, annotators[0])
     assert escrow.task(tid)["claimed"] == 0
     assert tok.balanceOf(escrow) == held  # the funded task's 500 are untouched
@@ -326,6 +340,26 @@ def test_reentrant_claim_during_claim_many(reent, tasks, escrow, annotators):
     assert tok.lastReentrySucceeded() is False
     assert tok.balanceOf(a1) == before + 200 * E18
     assert escrow.task(tid)["claimed"] == 200 * E18
+
+
+def test_reentrant_batch_during_batch(reent, escrow, annotators):
+    """The batch re-entered from its first transfer: every claim bit is set before any
+    transfer, so the inner batch finds both leaves spent (it skips them and pays nothing)."""
+    tok, tid, tree = reent
+    mp = multiproof(tree, range(len(tree)))
+    args = (tid, [v[0] for v in mp.values], [int(v[1]) for v in mp.values], mp.proof)
+    args = (*args, mp.proof_flags)
+    before = [tok.balanceOf(a) for a in annotators[:2]]
+    tok.arm(escrow, escrow.claimBatch.encode_input(*args), {"from": annotators[0]})
+    tx = escrow.claimBatch(*args, {"from": annotators[0]})
+    assert tok.reentries() == 1
+    assert tok.lastReentrySucceeded() is True  # it ran, and skipped both leaves
+    assert len(tx.events["ClaimSkipped"]) == 2 and len(tx.events["Claimed"]) == 2
+    assert [tok.balanceOf(a) for a in annotators[:2]] == [
+        before[0] + 100 * E18,
+        before[1] + 200 * E18,
+    ]
+    assert escrow.task(tid)["claimed"] == 300 * E18
 
 
 def test_reentrant_refund(reent, escrow, requester, K):
