@@ -429,6 +429,7 @@ function saltsFor(seedHex, labels) {
 }
 
 function askFirst(question, details) {
+  say("");
   return new Promise((resolve) => {
     const box = $("#confirm");
     box.hidden = false;
