@@ -133,13 +133,19 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
             world.registry.functions.attestation(task.task_id, wallet.account.address).call()[1]
             == 1
         )
-        page.keyboard.press("ArrowLeft")
-        page.keyboard.press(str(LABELS.index(truth[item]) + 1))  # put the label back
+        page.click("#commit")  # asked again, and this time the change is meant
+        page.click("#confirm-yes")
+        expect(message(page)).to_contain_text("Committed on chain: 20 labels, version 2")
+        changed = {**truth, item: other}
+        root = app_root(world, task.task_id, wallet.account, changed)
+        assert world.registry.functions.isAttested(
+            task.task_id, wallet.account.address, root, 20
+        ).call()
 
         with page.expect_download() as download:
             page.click("#backup")
         saved = json.loads(Path(download.value.path()).read_text())
-        assert saved["labels"] == truth and saved["committed"]["root"] == "0x" + root.hex()
+        assert saved["labels"] == changed and saved["committed"]["root"] == "0x" + root.hex()
 
         world.node.time_travel(DAY + 1)  # annotation closes, the reveal window is open
         world.reveal_others(task, others)
@@ -220,12 +226,18 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
 
 
 def test_recovery_from_a_wiped_browser(world: World, browser: Any, shots: Screens) -> None:
-    truth = truth_of(6, seed=7)
+    truth = truth_of(5, seed=7)
+    picture = (  # an image item: shown as a picture, labelled like any other
+        "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' width='60' height='60'>"
+        "<circle cx='30' cy='30' r='25' fill='orange'/></svg>"
+    )
+    truth = {picture: "cat", **truth}
     task = world.create_task("recovery", truth, LABELS)
     wallet = TestWallet.create(world.w3)
     context, page = open_page(browser, world, wallet)
     page.click("#connect")
     page.goto(f"{world.app.url}/#/task/{task.task_id}")
+    expect(page.locator("#item img")).to_be_visible()  # the image item comes first
     label_by_keyboard(page, [truth[i] for i in task.spec.items])
     page.click("#commit")
     expect(message(page)).to_contain_text("Committed on chain: 6 labels", timeout=90_000)
