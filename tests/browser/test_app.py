@@ -535,3 +535,14 @@ def test_service_endpoints_refuse_bad_input_clearly(world: World) -> None:
     assert r.status_code == 422 and "32 bytes" in r.json()["error"]
     r = httpx.get(f"{world.app.url}/api/tasks/999")
     assert r.status_code == 404, r.text
+
+
+def test_app_serve_refuses_bad_input(world: World) -> None:
+    missing = world.tmp / "nope.json"
+    done = _cli(world, world.tmp, "app", "serve", "--deployment", str(missing), "--oracle", "x")
+    assert done.returncode == 2 and f"{missing}: cannot read" in done.stderr, done.stderr
+    other = world.tmp / "other-chain.json"
+    record = json.loads((world.tmp / "deployments" / f"{world.dep.chain_id}.json").read_text())
+    other.write_text(json.dumps({**record, "chain_id": 5}))
+    done = _cli(world, world.tmp, "app", "serve", "--deployment", str(other), "--oracle", "x")
+    assert done.returncode == 2 and "is for chain 5, but" in done.stderr, done.stderr
