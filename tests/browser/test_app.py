@@ -206,6 +206,9 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
         expect(message(page)).to_contain_text(f"Claimed task {task.task_id}")
         expect(message(page)).to_contain_text(f"task {task_b.task_id}")
         assert world.balance(me) == before + total
+        expect(page.locator(f"#earnings tr[data-task='{task_b.task_id}']")).to_contain_text(
+            "claimed ("
+        )
         tx = world.w3.eth.get_transaction(message(page).inner_text().split(" in ")[-1].rstrip("."))
         assert world.escrow.decode_function_input(tx["input"])[0].fn_name == "claimMany"
         shots(page, "claimed-both-with-wallet")
