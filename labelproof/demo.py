@@ -6,7 +6,9 @@ of the annotators gets a wallet, commits to its labels with an EIP-712 signature
 relayer service batches on chain, and reveals labels and salts to the oracle service (a real
 process: HTTP API, chain follower, scheduler). After the reveal deadline the oracle scores the
 task (Dawid-Skene, gold-clamped) and proposes the payout root; the challenge window passes
-(anvil time travel); anyone finalizes; every annotator claims from its own wallet.
+(anvil time travel); anyone finalizes; every annotator claims from its own wallet. The
+annotators' web app (`labelproof app serve`) runs alongside: its URL is printed, and from a
+terminal (or with --serve) everything stays up after the run so the tasks can be opened there.
 
 Then a second, smaller task shows the settlement layer defending the annotators: governance
 publishes a new rule set through the timelock (a 2-of-2 committee whose second oracle is
@@ -566,7 +568,12 @@ def _reveal(
 
 
 def run(
-    answers_csv: Path, truth_csv: Path, budget_tokens: int, seed: int, work_dir: Path = WORK_DIR
+    answers_csv: Path,
+    truth_csv: Path,
+    budget_tokens: int,
+    seed: int,
+    work_dir: Path = WORK_DIR,
+    serve: bool = False,
 ) -> int:
     data = load_dataset(answers_csv, truth_csv)
     rng = random.Random(seed)
@@ -660,6 +667,26 @@ def run(
         )
         services.append(relay)
         say(f"oracle {oracle.url} (key {oracle_key.address[:10]}...), relayer {relay.url}")
+        app = Service(
+            "web app",
+            [
+                "labelproof.cli",
+                "app",
+                "serve",
+                "--deployment",
+                str(deployment_file),
+                "--rpc-url",
+                node.url,
+                "--oracle",
+                oracle.url,
+                "--relayer",
+                relay.url,
+            ],
+            {},
+            work_dir / "app.log",
+        )
+        services.append(app)
+        say(f"annotators' web app {app.url}/")
 
         # -- requester
         phase("Requester funds the task: spec, 10% gold committed, permit + create")
@@ -694,6 +721,13 @@ def run(
         say(
             f"task {task_id}: {budget_tokens:,} LPR, {len(items)} items, labels "
             f"{', '.join(data.labels)}, {len(gold)} gold items (committed)"
+        )
+        page = app.http.get(f"/api/tasks/{task_id}")  # what the app's task page shows
+        if page.status_code != 200:
+            raise ChainError(f"the web app cannot show task {task_id}: {page.text[:200]}")
+        say(
+            f"open it in the app: {app.url}/#/task/{task_id} ({page.json()['phase']}; public "
+            f"page #/public/{task_id})"
         )
 
         # -- annotators commit through the relayer
@@ -862,6 +896,17 @@ def run(
             w3,
             phase,
         )
+        if serve:
+            print(
+                f"\n== The app stays up: {app.url}/#/public/{task_id} (task {task_id}), "
+                f"{app.url}/ (every task); Ctrl-C stops it",
+                flush=True,
+            )
+            try:
+                while all(s.proc.poll() is None for s in services):
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
         return 0 if result.ok and second_ok else 1
     finally:
         for service in services:
@@ -968,13 +1013,20 @@ def main(argv: list[str] | None = None) -> int:
         default=WORK_DIR,
         help="logs, oracle database, deployment and audit report (default .demo/)",
     )
+    parser.add_argument(
+        "--serve",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stdin.isatty() and sys.stdout.isatty(),
+        help="keep the chain, services and web app up after the run, until Ctrl-C (default: "
+        "when run from a terminal)",
+    )
     args = parser.parse_args(argv)
     for path in (args.answers, args.truth):
         if not path.exists():
             print(f"error: {path} does not exist", file=sys.stderr)
             return 2
     try:
-        return run(args.answers, args.truth, args.budget, args.seed, args.work_dir)
+        return run(args.answers, args.truth, args.budget, args.seed, args.work_dir, args.serve)
     except ChainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

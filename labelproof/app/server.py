@@ -82,16 +82,25 @@ class Backend:
     def task(self, task_id: int) -> dict[str, Any]:
         from labelproof.client import task_status
 
+        self.check_task(task_id)
         try:
             status = task_status(self.chain, task_id)
         except ActionError as exc:
             raise AppError(404, str(exc)) from None
-        except Exception as exc:  # a task id past taskCount reverts or reads zeros
-            raise AppError(404, f"task {task_id} does not exist on chain ({exc})") from None
         spec = self.oracle_json(f"/tasks/{task_id}/spec", missing_ok=True)
         status["spec"] = spec
         status["title"] = None if spec is None else spec.get("title")
         return status
+
+    def check_task(self, task_id: int) -> None:
+        try:
+            count = int(self.chain.escrow.functions.taskCount().call())
+        except Exception as exc:
+            raise AppError(
+                502, f"the chain at {self.rpc_url} is not reachable ({type(exc).__name__})"
+            ) from None
+        if not 1 <= task_id <= count:
+            raise AppError(404, f"task {task_id} does not exist on chain (tasks 1 to {count} do)")
 
     def tasks(self) -> list[dict[str, Any]]:
         index = self.oracle_json("/index/tasks")["tasks"]
@@ -122,7 +131,9 @@ class Backend:
         }
 
     def earnings(self, account: str) -> list[dict[str, Any]]:
-        from labelproof.client import format_amount, rewards
+        """Every task the account attested to; amounts and proofs (checked against the posted
+        root) for the final ones."""
+        from labelproof.client import Service, format_amount, rewards
 
         attested = sorted(
             {
@@ -130,15 +141,11 @@ class Backend:
                 for e in self.chain.logs(self.chain.registry.events.Attested, annotator=account)
             }
         )
-        from labelproof.client import Service
-
         try:
-            rows = {
-                r.task_id: r
-                for r in rewards(self.chain, account, Service(self.urls["oracle"], "oracle"))
-            }
+            found = rewards(self.chain, account, Service(self.urls["oracle"], "oracle"))
         except ActionError as exc:
             raise AppError(502, str(exc)) from None
+        rows = {r.task_id: r for r in found}
         out = []
         for task_id in attested:
             summary = self.task_summary(task_id)
@@ -161,15 +168,20 @@ class Backend:
 
     def audit(self, task_id: int) -> dict[str, Any]:
         from labelproof.audit import (
+            AuditInputError,
             plot_money_flow,
             plot_payout_distribution,
             plot_payout_vs_quality,
             run_audit,
         )
 
-        result = run_audit(
-            self.chain.w3, self.deployment, task_ids=[task_id], oracle_url=self.urls["oracle"]
-        )
+        self.check_task(task_id)
+        try:
+            result = run_audit(
+                self.chain.w3, self.deployment, task_ids=[task_id], oracle_url=self.urls["oracle"]
+            )
+        except AuditInputError as exc:
+            raise AppError(502, f"the audit cannot read its inputs: {exc}") from None
         task = next((t for t in result.tasks if t.task_id == task_id), None)
         findings = [f for f in result.findings if f.task in (None, task_id)]
         return {

@@ -63,20 +63,35 @@ def app_root(world: World, task_id: int, account: Any, labels: dict[str, str]) -
     )
 
 
-def settle(world: World, task_id: int) -> None:
-    """After the reveal: the oracle scores and proposes; the challenge period passes; finalize."""
-    world.node.time_travel(DAY + 1)
-    world.wait("the oracle's proposal", lambda: world.committee.functions.isPending(task_id).call())
-    world.node.time_travel(DAY + 1)
-    Sender(world.w3, world.w3.eth.accounts[6]).call(
-        world.committee.functions.finalize(task_id), what="finalize"
-    )
+def settle(world: World, *task_ids: int) -> None:
+    """After the reveal: the oracle scores and proposes; the challenge period passes; finalize.
+    (A minute past each day: tasks created a few seconds apart all cross their deadlines.)"""
+    world.node.time_travel(DAY + 60)
+    for task_id in task_ids:
+        world.wait(
+            "the oracle's proposal", lambda t=task_id: world.committee.functions.isPending(t).call()
+        )
+    world.node.time_travel(DAY + 60)
+    for task_id in task_ids:
+        Sender(world.w3, world.w3.eth.accounts[6]).call(
+            world.committee.functions.finalize(task_id), what="finalize"
+        )
+
+
+def proof_of(world: World, task_id: int, account: str) -> dict[str, Any] | None:
+    r = httpx.get(f"{world.oracle.url}/tasks/{task_id}/proof/{account}")
+    return r.json() if r.status_code == 200 else None
 
 
 def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
     truth = truth_of(20, seed=1)
     task = world.create_task("animals at dusk", truth, LABELS)
     others = world.commit_others(task, [noisy(truth, 2, 2), noisy(truth, 3, 3), noisy(truth, 9, 4)])
+    truth_b = truth_of(12, seed=8)  # a second task, so that one claimMany pays both
+    task_b = world.create_task("a second look", truth_b, LABELS)
+    others_b = world.commit_others(
+        task_b, [noisy(truth_b, 1, 5), noisy(truth_b, 2, 6), noisy(truth_b, 4, 7)]
+    )
     wallet = TestWallet.create(world.w3)
     world.node.set_balance(wallet.account.address, TOKEN)  # gas for the claim with the wallet
     context, page = open_page(browser, world, wallet)
@@ -133,17 +148,32 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
             world.registry.functions.attestation(task.task_id, wallet.account.address).call()[1]
             == 1
         )
-        page.keyboard.press("ArrowLeft")
-        page.keyboard.press(str(LABELS.index(truth[item]) + 1))  # put the label back
+        page.click("#commit")  # asked again, and this time the change is meant
+        page.click("#confirm-yes")
+        expect(message(page)).to_contain_text("Committed on chain: 20 labels, version 2")
+        changed = {**truth, item: other}
+        root = app_root(world, task.task_id, wallet.account, changed)
+        assert world.registry.functions.isAttested(
+            task.task_id, wallet.account.address, root, 20
+        ).call()
 
         with page.expect_download() as download:
             page.click("#backup")
         saved = json.loads(Path(download.value.path()).read_text())
-        assert saved["labels"] == truth and saved["committed"]["root"] == "0x" + root.hex()
+        assert saved["labels"] == changed and saved["committed"]["root"] == "0x" + root.hex()
 
-        world.node.time_travel(DAY + 1)  # annotation closes, the reveal window is open
+        page.goto(f"{world.app.url}/#/task/{task_b.task_id}")
+        label_by_keyboard(page, [truth_b[i] for i in task_b.spec.items])
+        page.click("#commit")
+        expect(message(page)).to_contain_text("Committed on chain: 12 labels, version 1")
+
+        world.node.time_travel(DAY + 60)  # annotation closes, the reveal window is open
         world.reveal_others(task, others)
-        page.reload()
+        world.reveal_others(task_b, others_b)
+        page.goto(f"{world.app.url}/#/task/{task_b.task_id}")
+        page.click("#reveal")
+        expect(message(page)).to_contain_text("Revealed: the oracle's receipt is 0x")
+        page.goto(f"{world.app.url}/#/task/{task.task_id}")
         expect(page.locator("#phase")).to_have_text("reveal")
         expect(page.locator("#reminder")).to_be_visible()
         page.click("#reveal")
@@ -153,7 +183,7 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
         shots(page, "revealed")
         assert httpx.get(f"{world.oracle.url}/tasks/{task.task_id}").json()["reveals"] == 4
 
-        settle(world, task.task_id)
+        settle(world, task.task_id, task_b.task_id)
         page.reload()
         result = page.locator("#my-result")
         expect(result).to_contain_text("quality")
@@ -161,41 +191,56 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
         expect(result).to_contain_text("at or above the threshold 0.333")  # 1/k, 3 labels
         shots(page, "result")
 
-        proof = httpx.get(
-            f"{world.oracle.url}/tasks/{task.task_id}/proof/{wallet.account.address}"
-        ).json()
-        before = world.balance(wallet.account.address)
-        page.click("#claim-wallet")
+        # both tasks in one claimMany from the earnings page, with the wallet (gas)
+        me = wallet.account.address
+        owed = [proof_of(world, t, me) for t in (task.task_id, task_b.task_id)]
+        assert all(owed)
+        total = sum(int(p["amount"]) for p in owed if p)
+        before = world.balance(me)
+        page.goto(f"{world.app.url}/#/earnings")
+        expect(page.locator(f"#earnings tr[data-task='{task_b.task_id}']")).to_contain_text(
+            "claimable"
+        )
+        shots(page, "earnings-before-claim")
+        page.click("#claim-all")
         expect(message(page)).to_contain_text(f"Claimed task {task.task_id}")
-        assert world.balance(wallet.account.address) == before + int(proof["amount"])
-        shots(page, "claimed-with-wallet")
+        expect(message(page)).to_contain_text(f"task {task_b.task_id}")
+        assert world.balance(me) == before + total
+        expect(page.locator(f"#earnings tr[data-task='{task_b.task_id}']")).to_contain_text(
+            "claimed ("
+        )
+        tx = world.w3.eth.get_transaction(message(page).inner_text().split(" in ")[-1].rstrip("."))
+        assert world.escrow.decode_function_input(tx["input"])[0].fn_name == "claimMany"
+        shots(page, "claimed-both-with-wallet")
 
+        page.goto(f"{world.app.url}/#/task/{task.task_id}")
         page.click("#claim-wallet")  # a double claim: a clear message, nothing sent
         expect(message(page)).to_contain_text("you already claimed")
-        assert world.balance(wallet.account.address) == before + int(proof["amount"])
+        assert world.balance(me) == before + total
         shots(page, "double-claim")
 
         page.goto(f"{world.app.url}/#/earnings")
         expect(page.locator(f"#earnings tr[data-task='{task.task_id}']")).to_contain_text("claimed")
         shots(page, "earnings")
 
-        # a sponsored claim: another paid annotator, no ETH at all, the relayer pays the gas
-        paid = next(
-            (
-                a
-                for a, _, _ in others
-                if httpx.get(
-                    f"{world.oracle.url}/tasks/{task.task_id}/proof/{a.address}"
-                ).status_code
-                == 200
-            ),
-        )
+        # another paid annotator claims one task with its wallet (claim), a third without gas
+        paid = [a for a, _, _ in others if proof_of(world, task.task_id, a.address)]
+        assert len(paid) >= 2
+        single, sponsored = paid[0], paid[1]
+        world.node.set_balance(single.address, TOKEN)
+        wallet.account = single
+        page.goto(f"{world.app.url}/#/task/{task.task_id}")
+        page.reload()
+        expect(page.locator("#account")).to_contain_text(single.address)
+        page.click("#claim-wallet")
+        expect(message(page)).to_contain_text(f"Claimed task {task.task_id}")
+        amount = int(proof_of(world, task.task_id, single.address)["amount"])  # type: ignore[index]
+        assert world.balance(single.address) == amount
+        shots(page, "claimed-with-wallet")
+
+        paid = sponsored
         wallet.account = paid
-        amount = int(
-            httpx.get(f"{world.oracle.url}/tasks/{task.task_id}/proof/{paid.address}").json()[
-                "amount"
-            ]
-        )
+        amount = int(proof_of(world, task.task_id, paid.address)["amount"])  # type: ignore[index]
         page.goto(f"{world.app.url}/#/task/{task.task_id}")
         page.reload()
         expect(page.locator("#account")).to_contain_text(paid.address)
@@ -220,12 +265,18 @@ def test_annotator_journey(world: World, browser: Any, shots: Screens) -> None:
 
 
 def test_recovery_from_a_wiped_browser(world: World, browser: Any, shots: Screens) -> None:
-    truth = truth_of(6, seed=7)
+    truth = truth_of(5, seed=7)
+    picture = (  # an image item: shown as a picture, labelled like any other
+        "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' width='60' height='60'>"
+        "<circle cx='30' cy='30' r='25' fill='orange'/></svg>"
+    )
+    truth = {picture: "cat", **truth}
     task = world.create_task("recovery", truth, LABELS)
     wallet = TestWallet.create(world.w3)
     context, page = open_page(browser, world, wallet)
     page.click("#connect")
     page.goto(f"{world.app.url}/#/task/{task.task_id}")
+    expect(page.locator("#item img")).to_be_visible()  # the image item comes first
     label_by_keyboard(page, [truth[i] for i in task.spec.items])
     page.click("#commit")
     expect(message(page)).to_contain_text("Committed on chain: 6 labels", timeout=90_000)
@@ -523,3 +574,14 @@ def test_service_endpoints_refuse_bad_input_clearly(world: World) -> None:
     assert r.status_code == 422 and "32 bytes" in r.json()["error"]
     r = httpx.get(f"{world.app.url}/api/tasks/999")
     assert r.status_code == 404, r.text
+
+
+def test_app_serve_refuses_bad_input(world: World) -> None:
+    missing = world.tmp / "nope.json"
+    done = _cli(world, world.tmp, "app", "serve", "--deployment", str(missing), "--oracle", "x")
+    assert done.returncode == 2 and f"{missing}: cannot read" in done.stderr, done.stderr
+    other = world.tmp / "other-chain.json"
+    record = json.loads((world.tmp / "deployments" / f"{world.dep.chain_id}.json").read_text())
+    other.write_text(json.dumps({**record, "chain_id": 5}))
+    done = _cli(world, world.tmp, "app", "serve", "--deployment", str(other), "--oracle", "x")
+    assert done.returncode == 2 and "is for chain 5, but" in done.stderr, done.stderr

@@ -41,6 +41,7 @@ def test_demo_runs_a_task_to_a_passing_audit(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "39 commitments on chain" in out
+    assert re.search(r"open it in the app: http://127\.0\.0\.1:\d+/#/task/1 \(annotation;", out)
     assert "audit passed" in out and "FINDING" not in out
     assert "Spearman(payout claimed per label, true accuracy)" in out
     rho = float(out.split("with >= 20 labels: ")[1].split()[0])

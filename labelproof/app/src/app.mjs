@@ -429,6 +429,7 @@ function saltsFor(seedHex, labels) {
 }
 
 function askFirst(question, details) {
+  say("");
   return new Promise((resolve) => {
     const box = $("#confirm");
     box.hidden = false;
@@ -688,6 +689,7 @@ async function claimWithWallet(taskIds) {
   say("Asking your wallet to send the claim…");
   const hash = await request("eth_sendTransaction", [{ from: me, to: state.config.escrow, data }]);
   await waitReceipt(hash);
+  if (location.hash.startsWith("#/earnings")) await earningsPage(state.gen); // now claimed
   const text = rows.map((r) => `task ${r.task_id}: ${r.amount_units} ${r.symbol}`).join(", ");
   say(`Claimed ${text} in ${hash}.`, "ok");
   if ($("#claim-status")) $("#claim-status").textContent = `claimed in ${hash}`;
