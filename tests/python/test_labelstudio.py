@@ -238,15 +238,31 @@ def test_cli_errors_are_one_line(tmp_path):
     )
     one_line_error(
         cli(
-            "import", "label-studio", str(EXPORT), "--control", "sentiment",
-            "--users", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o"),
-        ),  # fmt: skip
+            "import",
+            "label-studio",
+            str(EXPORT),
+            "--control",
+            "sentiment",
+            "--users",
+            str(tmp_path / "missing.csv"),
+            "--out",
+            str(tmp_path / "o"),
+        ),
         "missing.csv",
         "cannot read",
     )
     one_line_error(
-        cli("export", "label-studio", str(tmp_path / "nope.csv"), "--control", "s",
-            "--to-name", "t", "--out", str(tmp_path / "p.json")),  # fmt: skip
+        cli(
+            "export",
+            "label-studio",
+            str(tmp_path / "nope.csv"),
+            "--control",
+            "s",
+            "--to-name",
+            "t",
+            "--out",
+            str(tmp_path / "p.json"),
+        ),
         "nope.csv",
     )
     assert not (tmp_path / "o").exists()
