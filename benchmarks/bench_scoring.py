@@ -647,8 +647,11 @@ def main() -> None:
     )
 
     def save() -> None:
+        # Re-read first: another run of this script (another section) may have saved since.
+        merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        merged.update({k: v for k, v in result.items() if k not in SECTIONS or k in only})
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
 
     if "scale" in only:
         with tempfile.TemporaryDirectory() as tmp:
