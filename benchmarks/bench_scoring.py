@@ -481,6 +481,9 @@ def answers_100m(seed: int, tmp: Path, n_items: int, n_workers: int) -> dict[str
         "wall_s": run["wall_s"],
         "cpu_s": run["cpu_s"],
         "peak_rss_gib": run["peak_rss_gib"],
+        # Share of one core the process got: below 1 means other processes' load stretched
+        # wall_s (cpu_s is the single-core work; the EM itself is single-threaded).
+        "cpu_share": run["cpu_s"] / run["wall_s"],
         "accuracy": accuracy,
         "goal_wall_s": 300,
         "goal_peak_rss_gib": 12,
