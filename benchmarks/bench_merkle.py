@@ -71,7 +71,7 @@ def timed(
     """Wall seconds, CPU seconds (user + sys of the child) and stdout of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
