@@ -81,11 +81,14 @@ bench-gas: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python benchmarks/bench_gas.py
 
+# Whole `labelproof merkle build` process vs the OpenZeppelin JS library on the same CSV.
 bench-merkle: setup
-	$(BIN)/python benchmarks/bench_merkle.py
+	$(BIN)/python benchmarks/bench_merkle.py $(ARGS)
 
+# Includes the 100M-answer run (minutes; ~0.7 GB of Parquet in /tmp): ARGS=--skip-100m leaves it
+# out, ARGS=--only=answers_100m runs it alone (sections: see benchmarks/bench_scoring.py).
 bench-scoring: setup
-	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_scoring.py $(ARGS)
 
 # The oracle service under load (reveal intake) and at scale (deadline to proposal, 1.5M
 # labels), this checkout against BEFORE_REF's code in the same run (ARGS=--skip-before: this

@@ -65,11 +65,13 @@ def make_csv(path: Path, leaves: int, seed: int) -> None:
     path.write_text("account,amount\n" + "".join(rows))
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+def timed(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path = REPO_ROOT
+) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (user + sys of the child) and stdout of one run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -78,8 +80,10 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return wall, cpu, done.stdout
 
 
-def best(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict[str, Any]:
-    results = [timed(cmd, env) for _ in range(runs)]
+def best(
+    cmd: list[str], runs: int, env: dict[str, str] | None = None, cwd: Path = REPO_ROOT
+) -> dict[str, Any]:
+    results = [timed(cmd, env, cwd) for _ in range(runs)]
     wall, cpu, stdout = min(results)
     return {
         "wall_s": round(wall, 3),
@@ -119,8 +123,12 @@ def main() -> None:
         ours = best([*labelproof_command(), *build], args.runs)
         before = None
         if args.before is not None:
-            env = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
-            before = best([sys.executable, "-m", "labelproof.cli", *build], args.runs, env)
+            # Run from the checkout: `python -m` puts the working directory first on sys.path.
+            checkout = args.before.resolve()
+            env = {**os.environ, "PYTHONPATH": str(checkout)}
+            before = best(
+                [sys.executable, "-m", "labelproof.cli", *build], args.runs, env, checkout
+            )
             before.pop("stdout")
             before["checkout"] = str(args.before)
             ours = best([*labelproof_command(), *build], args.runs)  # rewrite our dump

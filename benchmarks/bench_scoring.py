@@ -17,16 +17,33 @@
 3. Incentive fidelity (labelproof/fidelity.py protocol) on duck and dog, for seed 0 and over 30
    gold draws, with the two anchors computed on the same draws: pay by majority agreement, and
    pay by crowd-kit DS posterior quality (gold clamped through ``true_labels``).
+4. ``whole_command``: what a user runs, on the same 1M-answer data written once as a CSV of
+   string ids: ``labelproof score answers.csv --out DIR`` (the installed console script) against
+   a crowd-kit script doing the same job (pandas ``read_csv``, ``DawidSkene(n_iter=100)
+   .fit_predict``, write the labels as CSV), each a whole process, wall clock, best of 3 (of 2
+   for crowd-kit), with its CPU time and peak RSS; accuracy of each written label file against
+   the truth. Goal: >= 10x with accuracy within 0.5 pp. The 2 cores are shared, so the 1-minute
+   load average is recorded.
+5. ``answers_100m``: 100M answers generated on the fly (10M items, 200k workers, 10 distinct
+   workers per item, 4 classes, string ids), written as Parquet in row groups of 10M answers,
+   then ``labelproof score answers.parquet --out DIR`` as one process: ``wall_s`` and
+   ``peak_rss_gib`` (the process's ru_maxrss), plus accuracy, CPU time and the load average.
+   Goal: <= 300 s and <= 12 GiB. ``--skip-100m`` leaves it out (it takes minutes).
+
+Sections can be run alone (``--only whole_command,answers_100m``); the others keep their last
+figures in the results file.
 
 Run from anywhere:  python benchmarks/bench_scoring.py [--answers N] [--seeds S] [--quick]
-Needs numpy, pandas and crowd-kit==1.4.2. Writes benchmarks/results/scoring.json.
+Needs numpy, pandas, pyarrow and crowd-kit==1.4.2. Writes benchmarks/results/scoring.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -246,6 +263,237 @@ def scale_run(n_answers: int, seed: int, tmp: Path, limit: float | None) -> dict
 
 
 # ------------------------------------------------------------------------------------------
+# Whole commands (what a user runs)
+# ------------------------------------------------------------------------------------------
+
+CROWDKIT_COMMAND = r"""
+import sys
+import pandas as pd
+from crowdkit.aggregation import DawidSkene
+answers, out = sys.argv[1], sys.argv[2]
+frame = pd.read_csv(answers, dtype=str).rename(columns={"item": "task"})
+labels = DawidSkene(n_iter=100).fit_predict(frame)
+labels.rename("label").to_csv(out, index_label="item")
+"""
+
+
+def run_process(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (GiB) of one whole process."""
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: wait4 cannot deadlock
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=errors, env=env
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}):\n{message}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_gib": usage.ru_maxrss / 2**20,  # Linux: KiB
+    }
+
+
+def labelproof_command() -> list[str]:
+    script = Path(sys.executable).with_name("labelproof")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("labelproof")
+    return [found] if found else [sys.executable, "-m", "labelproof.cli"]
+
+
+def label_accuracy(labels_csv: Path, truth: np.ndarray, prefix: str = "i") -> float:
+    """Share of items whose written label ``c<k>`` equals the truth (item ids ``i<n>``)."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    table = pa_csv.read_csv(labels_csv)
+    items = pc.cast(pc.utf8_slice_codeunits(table["item"], len(prefix)), "int64").to_numpy()
+    labels = pc.cast(pc.utf8_slice_codeunits(table["label"], 1), "int64").to_numpy()
+    if len(items) != len(truth):
+        raise RuntimeError(f"{labels_csv}: {len(items)} labels for {len(truth)} items")
+    return float((labels == truth[items]).mean())
+
+
+def write_answers_csv(path: Path, data: dict[str, np.ndarray]) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    def ids(prefix: str, values: np.ndarray) -> Any:
+        return pc.binary_join_element_wise(prefix, pc.cast(pa.array(values), "string"), "")
+
+    table = pa.table(
+        {
+            "item": ids("i", data["item"]),
+            "worker": ids("w", data["worker"]),
+            "label": ids("c", data["label"]),
+        }
+    )
+    pa_csv.write_csv(table, path, pa_csv.WriteOptions(quoting_style="none"))
+
+
+def whole_command(n_answers: int, seed: int, tmp: Path, limit: float) -> dict[str, Any]:
+    n_items = n_answers // 5
+    n_workers = max(10, n_answers // 100)
+    data = synthetic(n_answers, n_workers, n_items, 4, seed)
+    answers = tmp / "answers.csv"
+    write_answers_csv(answers, data)
+    load_before = os.getloadavg()[0]
+    ours_runs = [
+        run_process([*labelproof_command(), "score", str(answers), "--out", str(tmp / "ours")])
+        for _ in range(3)
+    ]
+    ours_acc = label_accuracy(tmp / "ours" / "labels.csv", data["truth"])
+    print(f"[whole {n_answers:,}] ours {[round(r['wall_s'], 2) for r in ours_runs]}", flush=True)
+    ck_runs = []
+    for _ in range(2):
+        started = time.perf_counter()
+        ck_runs.append(
+            run_process([sys.executable, "-c", CROWDKIT_COMMAND, str(answers), str(tmp / "ck.csv")])
+        )
+        if time.perf_counter() - started > limit:
+            break
+    ck_acc = label_accuracy(tmp / "ck.csv", data["truth"])
+    load_after = os.getloadavg()[0]
+    ours = min(ours_runs, key=lambda r: r["wall_s"])
+    ck = min(ck_runs, key=lambda r: r["wall_s"])
+    row: dict[str, Any] = {
+        "answers": n_answers,
+        "items": n_items,
+        "workers": n_workers,
+        "classes": 4,
+        "seed": seed,
+        "input": "CSV item,worker,label of string ids (i<n>, w<n>, c<k>), "
+        f"{answers.stat().st_size} bytes",
+        "ours_command": "labelproof score answers.csv --out DIR",
+        "crowdkit_command": "pandas.read_csv + DawidSkene(n_iter=100).fit_predict + to_csv",
+        "ours": {**ours, "wall_s_runs": [r["wall_s"] for r in ours_runs], "accuracy": ours_acc},
+        "crowdkit": {**ck, "wall_s_runs": [r["wall_s"] for r in ck_runs], "accuracy": ck_acc},
+        "speedup_wall": ck["wall_s"] / ours["wall_s"],
+        "speedup_cpu": ck["cpu_s"] / ours["cpu_s"],
+        "accuracy_delta_pp": 100 * (ours_acc - ck_acc),
+        "goal_speedup": 10,
+        "goal_accuracy_within_pp": 0.5,
+        "load_average_1m": {"before": load_before, "after": load_after, "cores": os.cpu_count()},
+    }
+    print(f"[whole {n_answers:,}] {json.dumps(row)}", flush=True)
+    return row
+
+
+# ------------------------------------------------------------------------------------------
+# 100M answers
+# ------------------------------------------------------------------------------------------
+
+
+def generate_parquet(
+    path: Path,
+    n_items: int,
+    n_workers: int,
+    per_item: int,
+    n_classes: int,
+    seed: int,
+    items_per_group: int = 1_000_000,
+) -> np.ndarray:
+    """Write the answers as Parquet, one row group per ``items_per_group`` items, never holding
+    more than one group in memory; returns the true class of every item (int8).
+
+    Each item's workers are ``(r + j * s) mod n_workers`` for ``j < per_item`` with a random
+    start ``r`` and step ``1 <= s < n_workers / per_item``: distinct within the item. Worker
+    skill as in ``synthetic``: 65% good (0.65-0.95), 25% mediocre (0.35-0.65), 10% spammers.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    prior = np.array([0.4, 0.3, 0.2, 0.1])[:n_classes]
+    prior = prior / prior.sum()
+    kind = rng.random(n_workers)
+    accuracy = np.where(
+        kind < 0.65,
+        rng.uniform(0.65, 0.95, n_workers),
+        np.where(kind < 0.90, rng.uniform(0.35, 0.65, n_workers), 1.0 / n_classes),
+    )
+    spammer = kind >= 0.90
+    truth = np.empty(n_items, dtype=np.int8)
+    worker_names = pc.binary_join_element_wise(
+        "w", pc.cast(pa.array(np.arange(n_workers)), "string"), ""
+    )
+    label_names = pa.array([f"c{k}" for k in range(n_classes)])
+    schema = pa.schema([("item", pa.string()), ("worker", pa.string()), ("label", pa.string())])
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, n_items, items_per_group):
+            count = min(items_per_group, n_items - start)
+            t = rng.choice(n_classes, size=count, p=prior)
+            truth[start : start + count] = t
+            base = rng.integers(0, n_workers, count)
+            step = rng.integers(1, n_workers // per_item, count)
+            worker = (base[:, None] + np.arange(per_item)[None, :] * step[:, None]) % n_workers
+            worker = worker.reshape(-1)
+            tt = np.repeat(t, per_item)
+            n = len(tt)
+            right = rng.random(n) < accuracy[worker]
+            wrong = (tt + rng.integers(1, n_classes, n)) % n_classes
+            label = np.where(right, tt, wrong)
+            label = np.where(spammer[worker], rng.integers(0, n_classes, n), label)
+            items = pc.binary_join_element_wise(
+                "i", pc.cast(pa.array(np.arange(start, start + count)), "string"), ""
+            )
+            table = pa.table(
+                {
+                    "item": pc.take(items, pa.array(np.repeat(np.arange(count), per_item))),
+                    "worker": pc.take(worker_names, pa.array(worker)),
+                    "label": pc.take(label_names, pa.array(label)),
+                },
+                schema=schema,
+            )
+            writer.write_table(table, row_group_size=len(tt))
+            del table, items, worker, label, tt, right, wrong
+    return truth
+
+
+def answers_100m(seed: int, tmp: Path, n_items: int, n_workers: int) -> dict[str, Any]:
+    per_item, classes = 10, 4
+    path = tmp / "answers.parquet"
+    started = time.perf_counter()
+    truth = generate_parquet(path, n_items, n_workers, per_item, classes, seed)
+    generate_s = time.perf_counter() - started
+    print(f"[100m] generated {path.stat().st_size:,} bytes in {generate_s:.0f}s", flush=True)
+    load_before = os.getloadavg()[0]
+    run = run_process([*labelproof_command(), "score", str(path), "--out", str(tmp / "out")])
+    load_after = os.getloadavg()[0]
+    accuracy = label_accuracy(tmp / "out" / "labels.csv", truth)
+    row = {
+        "answers": n_items * per_item,
+        "items": n_items,
+        "workers": n_workers,
+        "per_item": per_item,
+        "classes": classes,
+        "seed": seed,
+        "command": "labelproof score answers.parquet --out DIR (one process)",
+        "parquet_bytes": path.stat().st_size,
+        "generate_and_write_s": generate_s,
+        "wall_s": run["wall_s"],
+        "cpu_s": run["cpu_s"],
+        "peak_rss_gib": run["peak_rss_gib"],
+        # Share of one core the process got: below 1 means other processes' load stretched
+        # wall_s (cpu_s is the single-core work; the EM itself is single-threaded).
+        "cpu_share": run["cpu_s"] / run["wall_s"],
+        "accuracy": accuracy,
+        "goal_wall_s": 300,
+        "goal_peak_rss_gib": 12,
+        "load_average_1m": {"before": load_before, "after": load_after, "cores": os.cpu_count()},
+    }
+    print(f"[100m] {json.dumps(row)}", flush=True)
+    return row
+
+
+# ------------------------------------------------------------------------------------------
 # Real datasets and fidelity
 # ------------------------------------------------------------------------------------------
 
@@ -350,45 +598,89 @@ def fidelity_figures(seeds: int) -> dict[str, Any]:
     return out
 
 
+SECTIONS = ("scale", "whole_command", "real_datasets", "fidelity", "answers_100m")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--seeds", type=int, default=30, help="gold draws for fidelity")
     parser.add_argument("--quick", action="store_true", help="100k answers, 5 gold draws")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--skip-100m", action="store_true", help="leave out answers_100m")
+    parser.add_argument("--items-100m", type=int, default=10_000_000)
+    parser.add_argument("--workers-100m", type=int, default=200_000)
     args = parser.parse_args()
     if args.quick:
         args.answers, args.seeds = SMALL_SCALE, 5
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    if args.skip_100m:
+        only.discard("answers_100m")
 
     import crowdkit
     import pandas as pd
+    import pyarrow
 
-    result: dict[str, Any] = {
-        "benchmark": "scoring: labelproof Dawid-Skene vs crowd-kit DawidSkene",
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "crowdkit": getattr(crowdkit, "__version__", "1.4.2"),
-        },
-        "scoring_version": scoring.SCORING_VERSION,
-        "parameters": {
-            "ours": "score() defaults: smoothing=1.0, max_iter=100, tol=1e-5 (mean log-lik per "
-            "answer, crowd-kit's rule), credit_temperature=2.0, bias_penalty=1.0, "
-            "significance=1.0, min_quality=1/labels",
-            "crowdkit": "DawidSkene(n_iter=100), default tol=1e-5",
-        },
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        scale = [scale_run(args.answers, args.seed, Path(tmp), CROWDKIT_LIMIT_S)]
-        if "timed_out_after_s" in scale[0]["crowdkit"] and args.answers > SMALL_SCALE:
-            scale.append(scale_run(SMALL_SCALE, args.seed, Path(tmp), None))
-    result["scale"] = scale
-    result["real_datasets"] = real_datasets()
-    result["fidelity"] = fidelity_figures(args.seeds)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    result: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    result.update(
+        {
+            "benchmark": "scoring: labelproof Dawid-Skene vs crowd-kit DawidSkene",
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+                "pyarrow": pyarrow.__version__,
+                "crowdkit": getattr(crowdkit, "__version__", "1.4.2"),
+                "cores": os.cpu_count(),
+                "memory_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
+            },
+            "scoring_version": scoring.SCORING_VERSION,
+            "parameters": {
+                "ours": "score() defaults: smoothing=1.0, max_iter=100, tol=1e-5 (mean log-lik "
+                "per answer, crowd-kit's rule), credit_temperature=2.0, bias_penalty=1.0, "
+                "significance=1.0, min_quality=1/labels",
+                "crowdkit": "DawidSkene(n_iter=100), default tol=1e-5",
+            },
+        }
+    )
+
+    def save() -> None:
+        # Re-read first: another run of this script (another section) may have saved since.
+        merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        merged.update({k: v for k, v in result.items() if k not in SECTIONS or k in only})
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+    if "scale" in only:
+        with tempfile.TemporaryDirectory() as tmp:
+            scale = [scale_run(args.answers, args.seed, Path(tmp), CROWDKIT_LIMIT_S)]
+            if "timed_out_after_s" in scale[0]["crowdkit"] and args.answers > SMALL_SCALE:
+                scale.append(scale_run(SMALL_SCALE, args.seed, Path(tmp), None))
+        result["scale"] = scale
+        save()
+    if "whole_command" in only:
+        with tempfile.TemporaryDirectory() as tmp:
+            result["whole_command"] = whole_command(
+                args.answers, args.seed, Path(tmp), CROWDKIT_LIMIT_S
+            )
+        save()
+    if "real_datasets" in only:
+        result["real_datasets"] = real_datasets()
+        save()
+    if "fidelity" in only:
+        result["fidelity"] = fidelity_figures(args.seeds)
+        save()
+    if "answers_100m" in only:
+        with tempfile.TemporaryDirectory(prefix="bench_100m_") as tmp:
+            result["answers_100m"] = answers_100m(
+                args.seed, Path(tmp), args.items_100m, args.workers_100m
+            )
+        save()
     print(f"wrote {RESULTS}")
 
 

@@ -161,7 +161,7 @@ def score_cmd(
     ] = "reject",
 ) -> None:
     """Infer labels, score every worker's quality and split the budget into integer payouts."""
-    from labelproof import inputs, scoring
+    from labelproof import scoring
 
     if duplicates not in scoring.DUPLICATE_POLICIES:
         fail(f"--duplicates must be one of reject, first, last, got {duplicates!r}")
@@ -182,10 +182,11 @@ def score_cmd(
         if not 0.0 <= min_q <= 1.0:
             fail(f"--min-quality must be between 0 and 1, got {min_q}")
     try:
-        answer_set = inputs.read_answers(answers)
         gold_set = scoring.load_gold(gold) if gold is not None else None
+        # The path, not loaded answers: score() reads it (labelproof.inputs: CSV or Parquet)
+        # and frees the raw columns once they are encoded.
         result = scoring.score(
-            answer_set,
+            answers,
             gold_set,
             METHOD_NAMES[method],
             budget_int,

@@ -269,7 +269,9 @@ def _full_records(tasks: list[Any], path: Path) -> list[_Record]:
         data = task.get("data")
         if not isinstance(data, Mapping):
             data = {}
-        annotations = task.get("annotations") or []
+        annotations = task.get("annotations")
+        if annotations is None:
+            annotations = []
         if not isinstance(annotations, list):
             raise LabelStudioError(f"{path}: task {task_id} (#{n}): annotations is not a list")
         for a, ann in enumerate(annotations):
@@ -277,7 +279,9 @@ def _full_records(tasks: list[Any], path: Path) -> list[_Record]:
                 raise LabelStudioError(f"{path}: task {task_id} annotation #{a}: not an object")
             annotation_id = ann.get("id", f"#{a}")
             where = f"task {task_id} annotation {annotation_id}"
-            results = ann.get("result") or []
+            results = ann.get("result")
+            if results is None:
+                results = []
             if not isinstance(results, list):
                 raise LabelStudioError(f"{path}: {where}: result is not a list")
             values: dict[str, Any] = {}

@@ -454,7 +454,9 @@ def _canonical_order(
     overflow int64 or an (item, worker) pair repeats."""
     if n_items * n_workers * n_labels >= 1 << 63:
         return None
-    packed = item_idx * n_workers
+    # In place wherever possible: at 100M answers each int64 array is 800 MB.
+    packed = item_idx.astype(np.int64)  # a copy whatever the input's integer type
+    packed *= n_workers
     packed += worker_idx
     packed *= n_labels
     packed += label_idx
@@ -462,8 +464,12 @@ def _canonical_order(
     pair = packed // n_labels
     if (pair[1:] == pair[:-1]).any():
         return None
+    label = packed
+    label -= pair * n_labels
     item = pair // n_workers
-    return item, pair - item * n_workers, packed - pair * n_labels
+    worker = pair
+    worker -= item * n_workers
+    return item, worker, label
 
 
 def _row_of(ans: AnswerSet | FactorizedAnswers, position: int) -> int:
@@ -501,10 +507,10 @@ def encode(
     if len(ans) == 0:
         raise ScoringInputError(f"{ans.source}: row 1: no answers")
     if isinstance(ans, FactorizedAnswers):
+        # Codes may be int32 (labelproof.inputs): the canonical sort below makes int64 arrays,
+        # and only the rare fallback (duplicates, or keys too large to pack) converts these.
         items, workers, labels = ans.items, ans.workers, ans.labels
-        item_idx = ans.item_idx.astype(np.int64, copy=False)
-        worker_idx = ans.worker_idx.astype(np.int64, copy=False)
-        label_idx = ans.label_idx.astype(np.int64, copy=False)
+        item_idx, worker_idx, label_idx = ans.item_idx, ans.worker_idx, ans.label_idx
     else:
         _check_cells(ans)
         items, item_idx = _factorize(ans.item)
@@ -530,6 +536,9 @@ def encode(
     if canonical is not None:
         item_idx, worker_idx, label_idx = canonical
     else:
+        item_idx = item_idx.astype(np.int64, copy=False)
+        worker_idx = worker_idx.astype(np.int64, copy=False)
+        label_idx = label_idx.astype(np.int64, copy=False)
         key = item_idx * len(workers) + worker_idx
         order = np.argsort(key, kind="stable")  # equal keys stay in input order
         sorted_key = key[order]
@@ -1104,6 +1113,7 @@ def score(
     ans = _as_answers(answers)
     gold_set = _as_gold(gold)
     enc = encode(ans, gold_set, duplicates)
+    del ans  # read from a file here, the raw codes are freed now (~1.2 GB at 100M answers)
     k = len(enc.labels)
     threshold = (1.0 / k) if min_quality is None else float(min_quality)
 

@@ -1,13 +1,15 @@
 """`labelproof merkle build|proof`: output the JS library loads, and one-line errors."""
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from labelproof.merkle import StandardMerkleTree
+from labelproof.merkle import MerkleError, StandardMerkleTree, payout_tree, to_checksum_address
+from labelproof.payouts_csv import _read_rows, build_payout_tree, read_payouts
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_CHECK = ROOT / "tests" / "python" / "js" / "merkle_check.mjs"
@@ -98,3 +100,60 @@ def test_proof_errors(tmp_path):
     tampered["values"][0]["value"][1] = "2"
     done = cli("merkle", "proof", str(write(tmp_path / "t2.json", json.dumps(tampered))), A)
     assert done.returncode == 2 and "t2.json" in done.stderr
+
+
+# --- the fast build path (labelproof.payouts_csv, StandardMerkleTree.of_payouts / dump_text) ---
+
+
+def _payouts(count: int, seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        raw = "0x" + rng.randbytes(20).hex()
+        address = rng.choice([raw, raw.upper().replace("0X", "0x"), to_checksum_address(raw)])
+        rows.append((address, rng.choice([0, rng.randrange(10**24), rng.randrange(2**256)])))
+    return rows
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 64, 257])
+def test_fast_build_equals_payout_tree_and_json_dumps(tmp_path, count):
+    rows = _payouts(count, count)
+    path = write(tmp_path / "p.csv", "account,amount\n" + "".join(f"{a},{v}\n" for a, v in rows))
+    fast = build_payout_tree(path)
+    reference = payout_tree(dict(rows))
+    assert fast.root == reference.root
+    assert fast.dump() == reference.dump()
+    assert fast.dump_text() == json.dumps(reference.dump(), indent=2) + "\n"
+    # the exact per-row reader agrees with the regex fast path
+    assert read_payouts(path) == _read_rows(path, path.read_text())
+
+
+def test_dump_text_of_other_encodings_is_json_dumps():
+    tree = StandardMerkleTree.of([[1, "0x" + "ab" * 4], [2, "0x"]], ["uint8", "bytes"])
+    assert tree.dump_text() == json.dumps(tree.dump(), indent=2) + "\n"
+
+
+def test_of_payouts_rejects_what_of_rejects():
+    good = to_checksum_address("0x" + "ab12" * 10)
+    mixed = good[:2] + good[2:].swapcase()  # mixed case, checksum wrong
+    with pytest.raises(MerkleError, match=r"value #1: .*bad EIP-55 checksum"):
+        StandardMerkleTree.of_payouts([B, mixed], [1, 2])
+    with pytest.raises(MerkleError, match=r"value #0: .*expected 0x followed by 40 hex"):
+        StandardMerkleTree.of_payouts(["0x12"], [1])
+    with pytest.raises(MerkleError, match=r"value #0: uint256 value -1 out of range"):
+        StandardMerkleTree.of_payouts([B], [-1])
+    with pytest.raises(MerkleError, match="non-zero number of leaves"):
+        StandardMerkleTree.of_payouts([], [])
+    with pytest.raises(MerkleError, match="1 accounts but 2 amounts"):
+        StandardMerkleTree.of_payouts([B], [1, 2])
+
+
+def test_build_bad_checksum_names_the_row(tmp_path):
+    good = to_checksum_address("0x" + "ab12" * 10)
+    mixed = good[:2] + good[2:].swapcase()
+    payouts = write(tmp_path / "p.csv", f"account,amount\n{B},1\n{mixed},2\n")
+    done = cli("merkle", "build", str(payouts), "--out", str(tmp_path / "t.json"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "row 3:" in lines[0] and "EIP-55" in lines[0]
+    assert str(payouts) in lines[0]
