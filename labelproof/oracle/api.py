@@ -324,7 +324,7 @@ class Gate:
       instead of a queue of seconds; ``/health`` is never refused). The limit adapts
       (additive increase, multiplicative decrease): every request that took longer than
       ``latency_target`` shrinks it by a tenth, every faster one grows it by 1/limit, between
-      2 and ``max_inflight``. Requests admitted are then served in about the target time and
+      2 and ``max_inflight`` (from 8). Requests admitted are then served in about the target time and
       the rest are told to come back, instead of everyone waiting for seconds;
     * then the body limit and timeout (:class:`BodyLimit`: 413, 408).
     """
@@ -334,7 +334,8 @@ class Gate:
         self.ctx = ctx
         self.limited = BodyLimit(app, ctx.max_body_bytes, ctx.body_timeout)
         self.inflight = 0
-        self.limit = float(ctx.max_inflight)
+        # Start low and grow: a first burst is not all admitted before anything is measured.
+        self.limit = float(min(8, ctx.max_inflight))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/health":
