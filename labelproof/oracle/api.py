@@ -324,8 +324,8 @@ class Gate:
       instead of a queue of seconds; ``/health`` is never refused). The limit adapts
       (additive increase, multiplicative decrease): every request that took longer than
       ``latency_target`` shrinks it by a tenth, every faster one grows it by 1/limit, between
-      2 and ``max_inflight`` (from 8). Requests admitted are then served in about the target time and
-      the rest are told to come back, instead of everyone waiting for seconds;
+      2 and ``max_inflight`` (from 8). Requests admitted are then served in about the target
+      time and the rest are told to come back, instead of everyone waiting for seconds;
     * then the body limit and timeout (:class:`BodyLimit`: 413, 408).
     """
 
