@@ -24,8 +24,9 @@ on its PYTHONPATH), so uvicorn runs it on h11 and asyncio as it would have.
 
 Keys written to benchmarks/results/services.json (read-modify-write: other keys, such as the
 relayer's ``relayer_intake_per_s``, are kept): ``reveals_per_s``, ``reveal_p99_ms_c32``,
-``deadline_to_proposal_s``, ``scoring_peak_mb`` (this checkout), ``before`` (the same for the
-other ref) and ``oracle_details``. The machine is shared (2 cores): figures are lower bounds.
+``deadline_to_proposal_s``, ``scoring_peak_mb`` (this checkout), ``oracle_before`` (the same
+for the other ref) and ``oracle_details``. The machine is shared (2 cores): figures are lower
+bounds.
 
 Run:  python benchmarks/bench_services.py [--before-ref main] [--skip-before] [--quick]
 """
@@ -603,7 +604,7 @@ def main() -> None:
     after = runs["after"]
     results.update({k: after[k] for k in keys})
     if "before" in runs:
-        results["before"] = {k: runs["before"][k] for k in keys} | {"ref": args.before_ref}
+        results["oracle_before"] = {k: runs["before"][k] for k in keys} | {"ref": args.before_ref}
     results["oracle_details"] = {
         "labels_per_reveal": PER_ANNOTATOR,
         "scoring_labels": args.annotators * PER_ANNOTATOR,
@@ -619,8 +620,8 @@ def main() -> None:
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: results[k] for k in keys}, indent=2))
-    if "before" in results:
-        print("before:", json.dumps(results["before"]))
+    if "before" in runs:
+        print("before:", json.dumps(results["oracle_before"]))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
