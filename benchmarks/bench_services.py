@@ -9,7 +9,8 @@ anvil, twice in one run with the same harness, chain and data: the code of this 
    ``attest`` calls, mined in bulk). Two client processes post distinct reveals over
    keep-alive connections: first one connection each (``two_clients``), then 16 each
    (concurrency 32). Throughput counts stored reveals (201) per second of wall time; latency
-   percentiles are over stored reveals; 429s (back-pressure) are counted separately.
+   percentiles are over stored reveals; a 429 (back-pressure) is counted, and the client
+   waits its Retry-After and sends the same reveal again.
 2. Deadline to proposal: one task of 15,000 annotators x 100 labels = 1.5M labels over
    150,000 items (10 labels an item). Its spec and reveals are written into the oracle's
    database directly (the intake is measured above), the chain is moved past the reveal
@@ -17,10 +18,15 @@ anvil, twice in one run with the same harness, chain and data: the code of this 
    (its /health shows a synced block; the scheduler's tick follows at once) to its proposal
    being mined. Peak memory is the oracle process's peak RSS (VmHWM).
 
+The "before" code runs on this checkout's interpreter, with its own dependency set emulated:
+when its constraints.txt lacks httptools and uvloop they are hidden from it (a sitecustomize
+on its PYTHONPATH), so uvicorn runs it on h11 and asyncio as it would have.
+
 Keys written to benchmarks/results/services.json (read-modify-write: other keys, such as the
 relayer's ``relayer_intake_per_s``, are kept): ``reveals_per_s``, ``reveal_p99_ms_c32``,
-``deadline_to_proposal_s``, ``scoring_peak_mb`` (this checkout), ``before`` (the same for the
-other ref) and ``oracle_details``. The machine is shared (2 cores): figures are lower bounds.
+``deadline_to_proposal_s``, ``scoring_peak_mb`` (this checkout), ``oracle_before`` (the same
+for the other ref) and ``oracle_details``. The machine is shared (2 cores): figures are lower
+bounds.
 
 Run:  python benchmarks/bench_services.py [--before-ref main] [--skip-before] [--quick]
 """
@@ -306,40 +312,55 @@ class OracleProcess:
 
 
 def _client(
-    port: int, task_id: int, bodies: Path, offset: int, step: int, threads: int, seconds: float
+    port: int,
+    task_id: int,
+    bodies: Path,
+    offset: int,
+    step: int,
+    threads: int,
+    start_at: float,
+    seconds: float,
 ) -> list[tuple[float, float, int]]:
     """One client process: `threads` keep-alive connections posting reveals number offset,
-    offset + step, ... for `seconds`; (start, latency, status) of every request."""
+    offset + step, ... from `start_at` (time.time(), the same for both clients) for `seconds`;
+    (start, latency, status) of every request."""
     lines = bodies.read_bytes().splitlines()[offset::step]
     lock = threading.Lock()
     position = iter(range(len(lines)))
     results: list[tuple[float, float, int]] = []
-    stop_at = time.monotonic() + seconds
+    time.sleep(max(0.0, start_at - time.time()))
+    stop_at = time.time() + seconds
     path = f"/tasks/{task_id}/reveals"
     headers = {"content-type": "application/json"}
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine = []
-        while time.monotonic() < stop_at:
+        while time.time() < stop_at:
             with lock:
                 n = next(position, None)
             if n is None:
                 break
-            started = time.monotonic()
-            try:
-                conn.request("POST", path, body=lines[n], headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-                if response.getheader("connection", "").lower() == "close":
+            status = 429
+            while status == 429 and time.time() < stop_at:
+                started = time.time()
+                retry_after = 0.0
+                try:
+                    conn.request("POST", path, body=lines[n], headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                    retry_after = float(response.getheader("retry-after") or 0)
+                    if response.getheader("connection", "").lower() == "close":
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                except (OSError, http.client.HTTPException):
+                    status = 0
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            mine.append((started, time.monotonic() - started, status))
+                mine.append((started, time.time() - started, status))
+                if status == 429:  # back-pressure: wait as told, then send the same reveal
+                    time.sleep(min(retry_after, max(0.0, stop_at - time.time())))
         with lock:
             results.extend(mine)
 
@@ -362,10 +383,14 @@ def intake_run(
     outs = [bodies.with_name(f"{bodies.stem}-{oracle.name}-{first}-{k}.json") for k in range(2)]
     # Each client takes every other body from `first` on: distinct annotators, no overlap
     # with earlier runs (run k of n starts at a fresh slice of the pool).
+    start_at = time.time() + 5  # both clients loaded and connected by then
     procs = [
         ctx.Process(
             target=_client_main,
-            args=((oracle.port, task_id, bodies, first + k, 2, per_client, seconds), outs[k]),
+            args=(
+                (oracle.port, task_id, bodies, first + k, 2, per_client, start_at, seconds),
+                outs[k],
+            ),
         )
         for k in range(2)
     ]
@@ -465,6 +490,12 @@ def export_ref(ref: str, into: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     (into / "build").symlink_to(REPO / "build")  # the same compiled contracts
+    if "httptools" not in (into / "constraints.txt").read_text():
+        # The other ref's dependencies: without httptools and uvloop, uvicorn uses h11 and
+        # asyncio's loop. Hide them from its interpreter (started with PYTHONPATH=into).
+        (into / "sitecustomize.py").write_text(
+            "import sys\nsys.modules['httptools'] = None\nsys.modules['uvloop'] = None\n"
+        )
     return into
 
 
@@ -573,7 +604,7 @@ def main() -> None:
     after = runs["after"]
     results.update({k: after[k] for k in keys})
     if "before" in runs:
-        results["before"] = {k: runs["before"][k] for k in keys} | {"ref": args.before_ref}
+        results["oracle_before"] = {k: runs["before"][k] for k in keys} | {"ref": args.before_ref}
     results["oracle_details"] = {
         "labels_per_reveal": PER_ANNOTATOR,
         "scoring_labels": args.annotators * PER_ANNOTATOR,
@@ -589,8 +620,8 @@ def main() -> None:
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: results[k] for k in keys}, indent=2))
-    if "before" in results:
-        print("before:", json.dumps(results["before"]))
+    if "before" in runs:
+        print("before:", json.dumps(results["oracle_before"]))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -148,8 +148,11 @@ class ApiContext:
     gold_grace: int = DEFAULT_GOLD_GRACE
     # Seconds a client has to send its whole request body (slowloris).
     body_timeout: float = 10.0
-    # Requests handled at once (health excluded); more are refused with 429 at once.
+    # Requests handled at once (health excluded) at most; more are refused with 429 at once.
+    # Below that, the gate keeps the number it admits where requests take about
+    # `latency_target` seconds (see Gate), so a burst is refused rather than queued.
     max_inflight: int = 32
+    latency_target: float = 0.05
     poll_interval: float = 2.0
     confirmations: int = 0
 
@@ -317,8 +320,12 @@ class Gate:
       except ``/health``;
     * a submission while the health probe finds the RPC down: 503 with ``Retry-After`` at
       once (it could not be checked against the chain);
-    * more than ``max_inflight`` requests in hand: 429 with ``Retry-After`` (back-pressure
-      instead of a queue of seconds; ``/health`` is never refused);
+    * more requests in hand than the current limit: 429 with ``Retry-After`` (back-pressure
+      instead of a queue of seconds; ``/health`` is never refused). The limit adapts
+      (additive increase, multiplicative decrease): every request that took longer than
+      ``latency_target`` shrinks it by a tenth, every faster one grows it by 1/limit, between
+      2 and ``max_inflight`` (from 8). Requests admitted are then served in about the target
+      time and the rest are told to come back, instead of everyone waiting for seconds;
     * then the body limit and timeout (:class:`BodyLimit`: 413, 408).
     """
 
@@ -327,6 +334,8 @@ class Gate:
         self.ctx = ctx
         self.limited = BodyLimit(app, ctx.max_body_bytes, ctx.body_timeout)
         self.inflight = 0
+        # Start low and grow: a first burst is not all admitted before anything is measured.
+        self.limit = float(min(8, ctx.max_inflight))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/health":
@@ -348,7 +357,7 @@ class Gate:
                 retry_after=RETRY_AFTER_RPC,
             )
             return
-        if self.inflight >= self.ctx.max_inflight:
+        if self.inflight >= int(self.limit):
             await _reply(
                 send,
                 429,
@@ -358,10 +367,19 @@ class Gate:
             )
             return
         self.inflight += 1
+        started = time.monotonic()
         try:
             await self.limited(scope, receive, send)
         finally:
             self.inflight -= 1
+            self._adapt(time.monotonic() - started)
+
+    def _adapt(self, took: float) -> None:
+        top = float(self.ctx.max_inflight)
+        if took > self.ctx.latency_target:
+            self.limit = max(min(2.0, top), self.limit * 0.9)
+        else:
+            self.limit = min(top, self.limit + 1.0 / max(self.limit, 1.0))
 
 
 async def _reply(send: Send, status: int, message: str, retry_after: int | None = None) -> None:

@@ -85,9 +85,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+import numpy as np
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
+from sha3 import keccak_256
 from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams, Wei
 
@@ -113,7 +115,7 @@ from labelproof.oracle.store import (
     TaskState,
 )
 from labelproof.scoring import SCORING_VERSION, AnswerSet, GoldSet, Method, score
-from labelproof.settlement import Proposal, inputs_hash
+from labelproof.settlement import Proposal
 from labelproof.spec import TaskSpec
 
 log = logging.getLogger("labelproof.oracle.scheduler")
@@ -178,20 +180,22 @@ def compute_payout(
     arguments. A task that commits to a gold set but is given none is scored without gold and
     marked ``withheld`` (the scheduler calls it so only after the gold deadline)."""
     reveals = sorted(reveals, key=lambda r: r.annotator)
-    # Parallel columns, one reveal parsed at a time; equal strings share one object, so 1.5M
-    # labels cost three lists of references, not 1.5M tuples of fresh strings.
+    # Parallel columns built one reveal at a time straight into numpy string arrays (what
+    # AnswerSet holds); the worker column repeats each annotator once per label. Items and
+    # labels need no stripping: both are the spec's, which has none to strip.
     items: list[str] = []
-    workers: list[str] = []
     labels: list[str] = []
-    shared: dict[str, str] = {}
+    annotators: list[str] = []
+    counts: list[int] = []
     documents: list[bytes] = []
     for r in reveals:
         document = r.reveal_json.encode("utf-8")
         documents.append(document)
-        for entry in json.loads(document)["labels"]:
-            items.append(shared.setdefault(entry["item"], entry["item"]))
-            labels.append(shared.setdefault(entry["label"], entry["label"]))
-            workers.append(r.annotator)
+        entries = json.loads(document)["labels"]
+        items.extend([e["item"] for e in entries])
+        labels.extend([e["label"] for e in entries])
+        annotators.append(r.annotator)
+        counts.append(len(entries))
     if not items:
         raise NothingToPay("no reveal matches its annotator's final attestation")
     if gold is not None:
@@ -199,8 +203,14 @@ def compute_payout(
     else:
         gold_status = GOLD_WITHHELD if task.has_gold else GOLD_NONE
     gold_rows: list[list[str]] = json.loads(gold.gold_json) if gold is not None else []
-    answers = AnswerSet.from_arrays(items, workers, labels, source=f"task {task.task_id} reveals")
-    del items, workers, labels, shared
+    answers = AnswerSet(
+        item=np.array(items, dtype=np.str_),
+        worker=np.repeat(np.array(annotators, dtype=np.str_), counts),
+        label=np.array(labels, dtype=np.str_),
+        rows=np.arange(1, len(items) + 1, dtype=np.int64),
+        source=f"task {task.task_id} reveals",
+    )
+    del items, labels
     result = score(
         answers,
         GoldSet.from_mapping(dict(gold_rows), source=f"task {task.task_id} gold") if gold else None,
@@ -233,7 +243,7 @@ def compute_payout(
         gold_rows=gold_rows if gold is not None else None,
         gold_salt=gold.salt if gold is not None else None,
     )
-    bundle_hash = inputs_hash(bundle)
+    bundle_hash = "0x" + keccak_256(bundle).hexdigest()  # settlement.inputs_hash, faster
     report = report_envelope(
         chain_id=chain_id,
         escrow=escrow,

@@ -8,8 +8,12 @@ the proposed inputsHash, it finalizes, the served proofs claim on chain), every 
 of the API (status, message, and no change to the stored data), crash recovery with `kill -9`
 (after reveals, after broadcasting a proposal, after signing one but before broadcasting it),
 rounds (re-proposal after a veto; a split vote restarted; a payout ruled wrong held for an
-operator), a withheld gold set (scored without gold after the gold deadline) and an early
-close (the deadlines move).
+operator), a withheld gold set (scored without gold after the gold deadline), an early
+close (the deadlines move), hostile input (4xx with a JSON reason for the inputs that gave
+500s, and a hypothesis fuzz of LABELPROOF_ORACLE_FUZZ requests, default 1,000: no 5xx, no
+change on refusal), a reveal larger than the body limit sent in parts, and scheduling (a
+small task is scored before a big one due at the same time). RPC faults, the chain reset and
+reorgs are in test_oracle_faults.py and test_oracle_chain_identity.py.
 
 No brownie here: these tests start their own anvil (labelproof.node) and deploy with
 labelproof.deploy.

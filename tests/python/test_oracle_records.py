@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +78,46 @@ def test_spliced_bundle_is_the_canonical_bundle(
     )
     assert spliced == expected
     assert inputs_bundle(**common, reveals=reveals) == expected
+
+
+def test_compute_payout_scores_what_the_reveals_say() -> None:
+    """The scheduler's column building (numpy arrays, repeated workers) scores exactly what
+    AnswerSet.from_rows over the same (item, worker, label) rows scores."""
+    import random
+
+    from labelproof.merkle import payout_tree
+    from labelproof.oracle.records import RevealedLabel, reveal_document
+    from labelproof.oracle.scheduler import compute_payout
+    from labelproof.oracle.store import RevealRow, TaskRow
+    from labelproof.scoring import AnswerSet, score
+    from labelproof.spec import ScoringSpec, TaskSpec
+
+    rng = random.Random(7)
+    items = [f"img-{i:03d}" for i in range(40)]
+    labels = ("cat", "dog", "bird")
+    truth = {i: rng.choice(labels) for i in items}
+    spec = TaskSpec("t", labels, tuple(items), ScoringSpec("dawid-skene", "1.1.0", None, 1.0))
+    escrow = "0x" + "ab" * 20
+    reveals, rows = [], []
+    for n in range(12):
+        annotator = "0x" + f"{n + 1:040x}"
+        chosen = rng.sample(items, 25)
+        revealed = sorted(
+            (
+                RevealedLabel(i, truth[i] if rng.random() < 0.8 else rng.choice(labels), b"\1" * 32)
+                for i in chosen
+            ),
+            key=lambda x: x.item,
+        )
+        doc = canonical_json(reveal_document(1, escrow, 3, annotator, 1, b"\0" * 32, revealed))
+        reveals.append(RevealRow(3, annotator, 1, "0x" + "00" * 32, 25, doc.decode(), "0x01", 0.0))
+        rows += [(x.item, annotator, x.label) for x in revealed]
+    task = TaskRow(3, escrow, escrow, 10**21, "0x" + "00" * 32, "0x" + "00" * 32, 0, 0, 0, 0, 0)
+    computed = compute_payout(
+        chain_id=1, escrow=escrow, task=task, spec=spec, reveals=reveals, excluded=[], gold=None
+    )
+    expected = score(AnswerSet.from_rows(rows), None, method="ds", budget=10**21)
+    payouts = {w: a for w, a in expected.payouts.items() if a > 0}
+    assert computed.root == payout_tree(payouts).root
+    assert computed.total == sum(payouts.values())
+    assert computed.inputs_hash == "0x" + keccak(computed.bundle).hex()
