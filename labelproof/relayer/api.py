@@ -197,7 +197,14 @@ class Threads:
         log.info("shutting down with %d attestations kept on disk for the next start", left)
 
 
-def serve(relay: Relay, host: str, port: int, log_level: str = "info") -> None:
+def serve(
+    relay: Relay,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    body_timeout: float = BODY_TIMEOUT,
+) -> None:
     """Run the HTTP API, the batcher and the watcher until SIGTERM / SIGINT."""
     import uvicorn
 
@@ -215,13 +222,17 @@ def serve(relay: Relay, host: str, port: int, log_level: str = "info") -> None:
             await asyncio.to_thread(threads.shutdown)
 
     config = uvicorn.Config(
-        asgi_app(relay, lifespan=lifespan), host=host, port=port, log_level=log_level, lifespan="on"
+        asgi_app(relay, lifespan=lifespan, body_timeout=body_timeout),
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
     )
     uvicorn.Server(config).run()
     relay.close()
 
 
-def asgi_app(relay: Relay, *, lifespan: Any = None) -> ASGIApp:
+def asgi_app(relay: Relay, *, lifespan: Any = None, body_timeout: float = BODY_TIMEOUT) -> ASGIApp:
     """The app behind its guards: a body timeout, then a body limit per route (16 KiB for an
     attestation, more only for enrollment lists)."""
     from labelproof.oracle.api import BodyLimit
@@ -236,4 +247,4 @@ def asgi_app(relay: Relay, *, lifespan: Any = None) -> ASGIApp:
         else:
             await small(scope, receive, send)
 
-    return BodyTimeout(route, BODY_TIMEOUT)
+    return BodyTimeout(route, body_timeout)

@@ -50,6 +50,7 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, TransactionNotFound
 from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from labelproof.client import Chain, error_name
 from labelproof.relayer import rpc
@@ -62,6 +63,7 @@ from labelproof.relayer.policy import (
     enrollment_signer,
 )
 from labelproof.relayer.store import BatchRow, EntryRow, Store, StoreError
+from labelproof.settlement import task_dict
 
 log = logging.getLogger("labelproof.relay")
 
@@ -319,22 +321,37 @@ class Relay:
         )
         requester = cached[3] if cached is not None else None
         if open_ and requester is None and self.config.enrollment == "required":
-            task = self._rpc(
-                f"reading task {task_id}", lambda: self.chain.escrow.functions.task(task_id).call()
-            )
-            requester = to_checksum_address(task[1])
-        self._tasks[task_id] = (now, int(deadline), bool(open_), requester)
-        if len(self._tasks) > 10_000:
-            self._tasks.clear()
+            requester = self._requester(task_id)
+        if open_:  # only open tasks are cached: a task created a moment ago is served at once
+            if len(self._tasks) > 10_000:
+                self._tasks.clear()
+            self._tasks[task_id] = (now, int(deadline), True, requester)
         return int(deadline), bool(open_), requester
 
+    def _requester(self, task_id: int) -> str | None:
+        """The task's requester, or None if the escrow has no such task."""
+        raw = self._rpc(
+            f"reading task {task_id}", lambda: self.chain.escrow.functions.task(task_id).call()
+        )
+        task = task_dict(raw)
+        if int(task["status"]) == 0:
+            return None
+        return str(to_checksum_address(task["requester"]))
+
     def _now(self) -> int:
-        cached = self.health.head_time
-        last_ok = self.health.last_ok
-        fresh = last_ok is not None and time.monotonic() - last_ok < 2 * self.config.poll_interval
-        if cached is not None and fresh:
-            return cached
-        return int(self._rpc("reading the latest block", self.chain.now))
+        """The latest block's timestamp, read for each attestation: a cached head would let an
+        entry in for up to a poll interval after its window closed on a chain whose clock
+        jumps (a local chain's time travel), and the registry would then skip it for gas."""
+        block = self._rpc(
+            "reading the latest block",
+            lambda: self.w3.provider.make_request(
+                RPCEndpoint("eth_getBlockByNumber"), ["latest", False]
+            ),
+        )
+        result = block.get("result") if isinstance(block, dict) else None
+        if not isinstance(result, dict) or "timestamp" not in result:
+            raise RelayError(503, f"the node gave no latest block: {block!r:.200}", retry_after=5)
+        return int(result["timestamp"], 16)
 
     def _check_policy(self, c: Checked) -> None:
         if c.task_id >= 2**64:
@@ -406,11 +423,8 @@ class Relay:
             raw = b""
         if len(raw) != 65:
             raise RelayError(422, "signature must be 0x followed by 130 hex digits")
-        task = self._rpc(
-            f"reading task {task_id}", lambda: self.chain.escrow.functions.task(task_id).call()
-        )
-        requester = to_checksum_address(task[1])
-        if int(task[0]) == 0 or int(requester, 16) == 0:
+        requester = self._requester(task_id)
+        if requester is None:
             raise RelayError(404, f"task {task_id} does not exist")
         message = enrollment_message(
             self.chain.chain_id, self.chain.deployment.registry, task_id, annotators

@@ -256,3 +256,17 @@ class RelayerProcess:
 
     def all_confirmed(self, digests: list[str]) -> bool:
         return all(self.state(d)["status"] == "confirmed" for d in digests)
+
+
+def in_process_relay(env: Env, name: str, **config: Any) -> Any:
+    """A Relay object (no threads) on its own database: for the policy tests and the fuzz."""
+    from labelproof.client import Chain
+    from labelproof.relayer import Relay, RelayConfig
+    from labelproof.relayer.store import Store
+
+    key = Account.create()
+    env.node.set_balance(key.address, 100 * TOKEN)
+    chain = Chain.connect(env.rpc, env.deployments)
+    relay = Relay(chain, key, Store(f"sqlite:///{env.tmp / f'{name}.db'}"), RelayConfig(**config))
+    relay.poll()
+    return relay
