@@ -15,7 +15,7 @@ SOURCES := $(shell find contracts -name '*.sol')
 SLITHER_VENV := .venv-slither
 SLITHER_CHECK := $(BIN)/python tools/slither_check.py --slither $(SLITHER_VENV)/bin/slither
 
-.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring lint slither format clean
+.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring bench-relayer lint slither format clean
 
 setup: $(BIN)/.installed node_modules/.installed build/.compiled
 
@@ -69,6 +69,12 @@ bench-merkle: setup
 
 bench-scoring: setup
 	$(BIN)/python benchmarks/bench_scoring.py
+
+# Relayer intake (signed attestations accepted per second by the real process), written into
+# benchmarks/results/services.json under relayer_intake_per_s (read-modify-write).
+bench-relayer: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/python benchmarks/bench_relayer.py
 
 $(SLITHER_VENV)/bin/.installed: tools/slither-requirements.txt
 	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
