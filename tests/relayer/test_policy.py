@@ -118,7 +118,7 @@ def test_bad_bodies_are_4xx_json(env: Env) -> None:
     cases: list[tuple[Any, int]] = [
         (b"{not json", 400),
         (b'{"task_id": 1e400}', 422),
-        (b'{"annotator": "\\ud800"}', 422),
+        (b'{"annotator": "\\ud800"}', 400),  # a lone surrogate is not valid JSON text
         ({**good, "signature": "0x" + "00" * 65}, 422),
         ({**good, "signature": good["signature"][:-2] + "1f"}, 422),
         ({**good, "root": "0x" + "00" * 32}, 422),
@@ -146,15 +146,13 @@ def test_a_slow_body_times_out_with_408(env: Env, declared: int | None) -> None:
     try:
         relayer.start()
         with socket.create_connection(("127.0.0.1", relayer.port), timeout=30) as s:
-            length = (
-                f"Content-Length: {declared}\r\n" if declared else "Transfer-Encoding: chunked\r\n"
+            framing = (
+                f"Content-Length: {declared}\r\n\r\n{{"
+                if declared
+                else "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
             )
-            s.sendall(
-                (
-                    "POST /attestations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    f"{length}\r\n{{"
-                ).encode()
-            )
+            head = "POST /attestations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            s.sendall((head + framing).encode())
             started = time.monotonic()
             data = b""
             while b"did not arrive" not in data and len(data) < 4096:
