@@ -51,7 +51,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _start_relayer(env: Any, tmp: Path, count: int) -> tuple[subprocess.Popen[bytes], int]:
+def _start_relayer(
+    env: Any, tmp: Path, count: int, max_wait: float
+) -> tuple[subprocess.Popen[bytes], int]:
     key = Account.create()
     env.node.set_balance(key.address, 1_000 * TOKEN)
     port = free_port()
@@ -73,7 +75,7 @@ def _start_relayer(env: Any, tmp: Path, count: int) -> tuple[subprocess.Popen[by
         "--batch-size",
         "100",
         "--max-wait",
-        "1",
+        str(max_wait),
         "--rate-per-task",
         str(100 * count),
         "--task-gas-budget",
@@ -116,7 +118,7 @@ def _send(port: int, bodies: list[bytes], latencies: list[float], statuses: list
         statuses.append(response.status)
 
 
-def run(count: int, clients: int) -> dict[str, Any]:
+def run(count: int, clients: int, max_wait: float = 1.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-relayer-") as tmp_name:
         tmp = Path(tmp_name)
         env = make_env(tmp)
@@ -124,7 +126,7 @@ def run(count: int, clients: int) -> dict[str, Any]:
         try:
             task = open_task(env)
             bodies = [json.dumps(signed_body(env, task)).encode() for _ in range(count)]
-            proc, port = _start_relayer(env, tmp, count)
+            proc, port = _start_relayer(env, tmp, count, max_wait)
             warm = [json.dumps(signed_body(env, task)).encode() for _ in range(20)]
             _send(port, warm, [], [])
             latencies: list[float] = []
@@ -189,8 +191,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=1.0,
+        help="the relayer's --max-wait (a large value keeps the batcher idle during the run)",
+    )
     args = parser.parse_args()
-    results = run(args.count, args.clients)
+    results = run(args.count, args.clients, args.max_wait)
     write(results)
     print(json.dumps(results, indent=2))
 

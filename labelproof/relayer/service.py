@@ -1061,7 +1061,8 @@ class Relay:
             reasons.append(h.batch_note)
         status = "down" if down else "degraded" if reasons else "ok"
         counts = h.counts
-        return {
+        report: dict[str, Any] = {"error": "; ".join(reasons)} if down else {}
+        return report | {
             "status": status,
             "reasons": reasons,
             "chain_id": self.chain.chain_id,
