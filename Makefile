@@ -19,7 +19,7 @@ APP_SOURCES := $(wildcard labelproof/app/src/*.mjs)
 SLITHER_VENV := .venv-slither
 SLITHER_CHECK := $(BIN)/python tools/slither_check.py --slither $(SLITHER_VENV)/bin/slither
 
-.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring bench-services lint slither format clean
+.PHONY: setup test demo bench bench-gas bench-merkle bench-scoring bench-services bench-relayer lint slither format clean
 
 setup: $(BIN)/.installed node_modules/.installed build/.compiled $(APP_BUNDLE)
 
@@ -75,7 +75,7 @@ demo: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
 	$(BIN)/python -m labelproof.demo $(ARGS)
 
-bench: bench-gas bench-merkle bench-scoring
+bench: bench-gas bench-merkle bench-scoring bench-services
 
 bench-gas: setup
 	$(BIN)/python -m labelproof.toolchain --quiet
@@ -93,9 +93,16 @@ bench-scoring: setup
 # The oracle service under load (reveal intake) and at scale (deadline to proposal, 1.5M
 # labels), this checkout against BEFORE_REF's code in the same run (ARGS=--skip-before: this
 # checkout only; ARGS=--quick: a small smoke run). About 15 minutes on 2 shared cores.
-BEFORE_REF ?= main
-bench-services: setup
+# BEFORE_REF: the code before issue #10's work (v2 as it stood at the start of that work).
+BEFORE_REF ?= 2a9a402
+bench-services: setup bench-relayer
 	$(BIN)/python benchmarks/bench_services.py --before-ref $(BEFORE_REF) $(ARGS)
+
+# Relayer intake (signed attestations accepted per second by the real process), written into
+# benchmarks/results/services.json under relayer_intake_per_s (read-modify-write).
+bench-relayer: setup
+	$(BIN)/python -m labelproof.toolchain --quiet
+	$(BIN)/python benchmarks/bench_relayer.py
 
 $(SLITHER_VENV)/bin/.installed: tools/slither-requirements.txt
 	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)

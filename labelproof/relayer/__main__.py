@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--port", type=int, default=8600)
     s.add_argument("--rpc-timeout", type=float, default=5.0)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--body-timeout", type=float, default=10.0, help="seconds to send a body")
     add_options(s)
     args = parser.parse_args(argv)
     key = os.environ.get(KEY_ENV)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ActionError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    serve(relay, args.host, args.port, args.log_level)
+    serve(relay, args.host, args.port, args.log_level, body_timeout=args.body_timeout)
     return 0
 
 

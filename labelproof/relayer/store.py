@@ -243,9 +243,14 @@ class Tx:
         rows = self._all("SELECT * FROM entries WHERE state = 'queued' ORDER BY seq LIMIT ?", limit)
         return [_entry(r) for r in rows]
 
-    def oldest_queued(self) -> float | None:
-        row = self._one("SELECT MIN(received_at) AS t FROM entries WHERE state = 'queued'")
-        return None if row is None or row["t"] is None else float(row["t"])
+    def queue_head(self) -> tuple[int, float | None]:
+        """How many entries are queued and when the oldest arrived (reads the queued rows of
+        the state index only, never the whole table)."""
+        row = self._one(
+            "SELECT COUNT(*) AS n, MIN(received_at) AS t FROM entries WHERE state = 'queued'"
+        )
+        assert row is not None
+        return int(row["n"]), None if row["t"] is None else float(row["t"])
 
     def batch_entries(self, batch_id: int) -> list[EntryRow]:
         rows = self._all("SELECT * FROM entries WHERE batch_id = ? ORDER BY seq", batch_id)
@@ -264,13 +269,6 @@ class Tx:
             "AS pending, SUM(COALESCE(gas, 0)) AS spent FROM entries GROUP BY task_id"
         )
         return [(int(r["task_id"]), int(r["pending"]), int(r["spent"])) for r in rows]
-
-    def pending_versions(self) -> list[tuple[int, str, int]]:
-        rows = self._all(
-            "SELECT task_id, annotator, MAX(version) AS v FROM entries "
-            "WHERE state IN ('queued', 'batched', 'sent') GROUP BY task_id, annotator"
-        )
-        return [(int(r["task_id"]), str(r["annotator"]), int(r["v"])) for r in rows]
 
     def set_entry(self, digest: str, now: float, **fields: Any) -> None:
         names = ", ".join(f"{k} = ?" for k in fields)

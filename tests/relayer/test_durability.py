@@ -70,7 +70,9 @@ def test_kill9_at_every_stage_loses_nothing_and_sends_once(env: Env, point: str)
     a restart every accepted attestation is confirmed, exactly once on chain, and the relayer
     sent no more transactions than it mined batches."""
     task = open_task(env)
-    relayer = RelayerProcess(env, f"kill-{point}")
+    # The batch forms when all five are queued (not on a timer), so the crash comes after
+    # every POST was answered, however slow the machine.
+    relayer = RelayerProcess(env, f"kill-{point}", **{"batch-size": 5, "max-wait": 3600})
     bodies = [signed_body(env, task) for _ in range(5)]
     try:
         relayer.start(crash_at=point)
@@ -82,7 +84,7 @@ def test_kill9_at_every_stage_loses_nothing_and_sends_once(env: Env, point: str)
             assert accepted == [] and stored == [(digest_of(env, bodies[0]),)]
         else:
             assert set(accepted) == {h for (h,) in stored} and len(accepted) == 5
-        relayer.start()
+        relayer.start(**{"max-wait": 0.2})
         # Only what was never accepted is sent again (an annotator whose POST got no answer).
         digests = [digest_of(env, b) for b in bodies]
         stored_now = {h for (h,) in relayer.rows("SELECT hash FROM entries")}
