@@ -296,7 +296,7 @@ def run() -> dict[str, Any]:
         results["propose_permissionless"] = r["gasUsed"]
         r = b.relayer.call(s["committee"].functions.dispute(bonded_task), what="dispute")
         results["dispute"] = r["gasUsed"]
-        dispute_id = s["committee"].functions.pending(bonded_task).call()[12]
+        dispute_id = s["committee"].functions.pending(bonded_task).call()[11]
         r = b.admin.call(s["arbitrator"].functions.vote(dispute_id, 2), what="rule")
         results["rule"] = r["gasUsed"]
         notes["rule"] = (

@@ -40,12 +40,12 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
     }
 
     /// @dev A task's settlement state as stored; {pending} turns it into a {Proposal}. Same
-    /// layout as {Proposal}, except that the first word and `voters` mean something else
-    /// before a payout is pending: the first payout voted for in a round (the "lead") lives in
-    /// `head` as its 224-bit tally key and its 32-bit voter bitmap, so the votes that do not
-    /// decide write one word, and the deciding vote finds the lead's voters in a word it
-    /// overwrites with the root anyway. Other payouts' voters go to {_tallies}, their oracles
-    /// into `voters`.
+    /// fields as {Proposal} plus `inputsTag`, except that the first word and `voters` mean
+    /// something else before a payout is pending: the first payout voted for in a round (the
+    /// "lead") lives in `head` as its 224-bit tally key and its 32-bit voter bitmap, so the
+    /// votes that do not decide write one word, and the deciding vote finds the lead's voters
+    /// in a word it overwrites with the root anyway. Other payouts' voters go to {_tallies},
+    /// their oracles into `voters`.
     struct Round {
         // nothing pending: lead key (bytes28) | lead voters (uint32), zero without a lead;
         // pending: the root
@@ -57,8 +57,11 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         // {Proposal.voters}
         uint32 voters;
         uint8 flags;
+        // pending: the low 16 bits of the payout's inputsHash, which is not stored
+        // (a fourth fresh word would cost every proposal 22,100 gas; ProposalPending names
+        // it), so that {votes} can tell the pending payout from one differing only there
+        uint16 inputsTag;
         bytes32 reportHash;
-        bytes32 inputsHash;
         address proposer;
         uint96 bond;
         address disputer;
@@ -345,7 +348,6 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         out.voters = _voters(p);
         out.flags = p.flags;
         out.reportHash = p.reportHash;
-        out.inputsHash = p.inputsHash;
         out.proposer = p.proposer;
         out.bond = p.bond;
         out.disputer = p.disputer;
@@ -384,7 +386,7 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
                 : _tallies[key];
         } else if (
             p.proposer == address(0) && head == root && p.total == total
-                && p.reportHash == reportHash && p.inputsHash == inputsHash
+                && p.reportHash == reportHash && p.inputsTag == uint16(uint256(inputsHash))
         ) {
             // A pending committee payout's voters are in `voters` (see _vote).
             voters = p.voters;
@@ -611,8 +613,8 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         p.challengeEnds = ends;
         p.voters = voters;
         p.flags = flags | EVER_PENDING;
+        p.inputsTag = uint16(uint256(pay.inputsHash));
         p.reportHash = pay.reportHash;
-        p.inputsHash = pay.inputsHash;
         // A new round leaves both zero, so an unbonded committee proposal writes nothing here.
         if (proposer != address(0) || bond != 0) {
             p.proposer = proposer;
@@ -639,8 +641,8 @@ contract OracleCommittee is IOracleCommittee, Ownable, ReentrancyGuard {
         p.total = 0;
         p.challengeEnds = 0;
         p.voters = 0;
+        p.inputsTag = 0;
         p.reportHash = bytes32(0);
-        p.inputsHash = bytes32(0);
         p.proposer = address(0);
         p.bond = 0;
     }

@@ -69,6 +69,7 @@ from labelproof.settlement import (
     ZERO_ADDRESS,
     Proposal,
     Status,
+    round_inputs_hash,
     rules_dict,
     task_dict,
 )
@@ -1368,9 +1369,11 @@ def _current_round(
         "dispute": None,
     }
     if p.challenge_ends:
+        # The committee keeps no inputsHash: the round's ProposalPending event has it.
+        inputs_hash = round_inputs_hash(committee_events, p.round)
         votes = int(
             chain.committee.functions.votes(
-                task_id, p.root, p.total, p.report_hash, p.inputs_hash
+                task_id, p.root, p.total, p.report_hash, inputs_hash or ZERO32
             ).call()
         )
         entry |= {
@@ -1382,7 +1385,7 @@ def _current_round(
             "root": p.root,
             "total": str(p.total),
             "report_hash": p.report_hash,
-            "inputs_hash": p.inputs_hash,
+            "inputs_hash": inputs_hash,
             "challenge_ends": p.challenge_ends,
             "votes": votes,
             "proposer": p.proposer if p.bonded else None,

@@ -7,6 +7,7 @@ tuple by a bare number.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -47,7 +48,6 @@ PROPOSAL_FIELDS = (
     "voters",
     "flags",
     "reportHash",
-    "inputsHash",
     "proposer",
     "bond",
     "disputer",
@@ -133,7 +133,11 @@ def rules_dict(raw: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Proposal:
-    """``OracleCommittee.pending(taskId)``: the task's settlement state in its current round."""
+    """``OracleCommittee.pending(taskId)``: the task's settlement state in its current round.
+
+    The pending payout's inputsHash is not among them (the committee does not store it, to save
+    a storage word per proposal): :func:`round_inputs_hash` reads it from the round's
+    ProposalPending event."""
 
     root: str
     total: int
@@ -142,7 +146,6 @@ class Proposal:
     voters: int
     flags: int
     report_hash: str
-    inputs_hash: str
     proposer: str
     bond: int
     disputer: str
@@ -160,7 +163,6 @@ class Proposal:
             voters=int(d["voters"]),
             flags=int(d["flags"]),
             report_hash=_hex32(d["reportHash"]),
-            inputs_hash=_hex32(d["inputsHash"]),
             proposer=to_checksum_address(d["proposer"]),
             bond=int(d["bond"]),
             disputer=to_checksum_address(d["disputer"]),
@@ -189,6 +191,16 @@ class Proposal:
     def bonded(self) -> bool:
         """Proposed by anyone with a bond rather than by the committee."""
         return self.proposer != ZERO_ADDRESS
+
+
+def round_inputs_hash(committee_events: Iterable[Any], round_: int) -> str | None:
+    """The inputsHash of the proposal that became pending in `round_`, from the task's decoded
+    committee events (its ProposalPending; a round has at most one); None if none names it."""
+    found = None
+    for e in committee_events:
+        if e["event"] == "ProposalPending" and int(e["args"]["round"]) == round_:
+            found = _hex32(e["args"]["inputsHash"])
+    return found
 
 
 def inputs_hash(bundle: bytes) -> str:

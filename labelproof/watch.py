@@ -300,10 +300,12 @@ class Watcher:
 
     def _check(self, entry: Entry, now: int) -> Report | None:
         p = bonded.pending(self.chain, entry.task_id)
+        # A round has at most one pending proposal, so its round and window identify it (the
+        # committee keeps no inputsHash; the entry has it from the ProposalPending event).
         same = (
             p.round == entry.round
             and p.challenge_ends == entry.challenge_ends
-            and p.inputs_hash == entry.inputs_hash
+            and p.root == entry.root
         )
         if not same:
             entry.done = True

@@ -58,6 +58,8 @@ interface IOracleCommittee is IArbitrable {
     /// @param flags EVER_PENDING (1), VETO_USED (2), DISPUTED (4).
     /// @param proposer the bonded proposer, zero for a committee proposal.
     /// @param bond the proposer's bond locked behind the pending proposal.
+    /// The pending payout's inputsHash is not here: the committee does not store it (one
+    /// storage word less per proposal); the round's ProposalPending event names it.
     struct Proposal {
         bytes32 root;
         uint128 total;
@@ -66,7 +68,6 @@ interface IOracleCommittee is IArbitrable {
         uint32 voters;
         uint8 flags;
         bytes32 reportHash;
-        bytes32 inputsHash;
         address proposer;
         uint96 bond;
         address disputer;
@@ -241,7 +242,8 @@ interface IOracleCommittee is IArbitrable {
     /// @notice Whether `oracle` has been revoked in `rulesId`.
     function isRevoked(uint256 rulesId, address oracle) external view returns (bool);
 
-    /// @notice The task's settlement state in its current round.
+    /// @notice The task's settlement state in its current round (its inputsHash: the
+    /// round's ProposalPending event).
     function pending(uint256 taskId) external view returns (Proposal memory);
 
     /// @notice Whether the task has an undisputed proposal waiting out its challenge window (or
@@ -253,6 +255,8 @@ interface IOracleCommittee is IArbitrable {
     function everPending(uint256 taskId) external view returns (bool);
 
     /// @notice Live votes (revoked oracles excluded) the payout has in the task's current round.
+    /// @dev While a committee payout is pending, a payout differing from it only in its
+    /// inputsHash is told apart by the low 16 bits of it, which the committee keeps.
     function votes(
         uint256 taskId,
         bytes32 root,

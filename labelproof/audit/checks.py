@@ -458,13 +458,21 @@ class Audit:
         p = self.pendings[tid]
         if not p.challenge_ends:
             return None
+        # The committee keeps no inputsHash: the round's ProposalPending event names it.
+        named = [e for e in events.pending.get(tid, []) if e["round"] == p.round]
+        if not named:
+            self.find(
+                tid,
+                CHECK_EVENTS,
+                f"no ProposalPending event names the proposal pending in round {p.round}",
+            )
         return PostedPayout(
             "disputed" if p.disputed else "pending",
             p.root,
             p.total,
             p.report_hash,
             p.round,
-            p.inputs_hash,
+            named[-1]["inputs_hash"] if named else None,
             p.proposer if p.bonded else None,
             p.bond,
         )

@@ -1546,7 +1546,7 @@ class Machine(RuleBasedStateMachine):
                 assert not bit or t.status == FINAL
             owed[t.token] += c["budget"] - c["claimed"] - c["refunded"]
             bond_token = self.rulesets[t.rules_id].bond_token
-            locked[bond_token] += pending[9] + pending[11]  # bond + disputeBond
+            locked[bond_token] += pending[8] + pending[10]  # bond + disputeBond
             if pending[2] != 0 or pending[5] & FLAG_DISPUTED:
                 # a locked bond can still come out: by finalize, or a refund ruling
                 status = Status(c["status"]).name
@@ -1583,7 +1583,7 @@ class Machine(RuleBasedStateMachine):
             assert c["claimed"] == 0 and deadline == 0  # no claim before Final
         p = self.prop(tid)
         assert pending[2:6] == (p.ends, p.round, p.voters, p.flags), (tid, pending, p)
-        assert (pending[8], pending[9], pending[10], pending[11], pending[12]) == (
+        assert pending[7:12] == (
             p.proposer, p.bond, p.disputer, p.dispute_bond, p.dispute_id,
         )  # fmt: skip
         if p.payout is not None:

@@ -44,7 +44,14 @@ from labelproof.oracle.records import RevealedLabel, receipt_of, reveal_document
 from labelproof.oracle.scheduler import Computed, compute_payout
 from labelproof.oracle.store import GoldRow, RevealRow
 from labelproof.scoring import SCORING_VERSION
-from labelproof.settlement import FLAG_DISPUTED, Proposal, inputs_hash, rules_dict, task_dict
+from labelproof.settlement import (
+    FLAG_DISPUTED,
+    Proposal,
+    inputs_hash,
+    round_inputs_hash,
+    rules_dict,
+    task_dict,
+)
 from labelproof.spec import ScoringSpec, TaskSpec, canonical_json, gold_commitment, spec_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -502,7 +509,11 @@ def test_watcher_disputes_a_wrong_root_then_a_bonded_proposal_pays(world: World)
     assert f"root {task.computed.root}" in done.stdout
     assert f"task {tid}: proposed in 0x" in done.stdout and "round 1" in done.stdout
     p = world.pending(tid)
-    assert (p.root, p.total, p.report_hash, p.inputs_hash) == (
+    # The committee keeps no inputsHash: the round's ProposalPending event names it.
+    events = world.committee.events.ProposalPending().get_logs(
+        from_block=0, argument_filters={"taskId": tid}
+    )
+    assert (p.root, p.total, p.report_hash, round_inputs_hash(events, p.round)) == (
         task.computed.root,
         task.computed.total,
         task.computed.report_hash,

@@ -68,7 +68,6 @@ def test_finalize_at_challenge_end(committee, escrow, pending1, rando, pin_time,
         "voters": 0,
         "flags": 1,  # EVER_PENDING stays
         "reportHash": ZERO32,
-        "inputsHash": ZERO32,
         "proposer": ZERO_ADDRESS,
         "bond": 0,
         "disputer": ZERO_ADDRESS,

@@ -53,7 +53,6 @@ def test_veto_starts_new_round(committee, pending1, oracle, guardian, block_time
         "voters": 0,
         "flags": 1 | 2,  # EVER_PENDING | VETO_USED
         "reportHash": ZERO32,
-        "inputsHash": ZERO32,
         "proposer": ZERO_ADDRESS,
         "bond": 0,
         "disputer": ZERO_ADDRESS,
