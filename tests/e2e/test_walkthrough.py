@@ -45,7 +45,7 @@ def walkthrough_block(text: str) -> str:
 
 
 def readme_figures(text: str) -> tuple[str, str]:
-    match = re.search(r"Alice .*? gets ([\d.,]+) LPR, Bob ([\d.,]+)", text, re.S)
+    match = re.search(r"Alice .*? gets ([\d,]+\.\d+) LPR, Bob ([\d,]+\.\d+)", text, re.S)
     assert match is not None, "README.md no longer states Alice's and Bob's pay"
     return match.group(1), match.group(2)
 
