@@ -485,12 +485,21 @@ def operations(chain: Chain, say: Say = _quiet) -> list[ScheduledOp]:
     start = max(0, int(chain.deployment.block) - 1)
     scheduled: list[Any] = []
     salts: dict[str, str] = {}
+    scheduled_event, salt_event = tl.events.CallScheduled(), tl.events.CallSalt()
+    by_topic = {bytes(HexBytes(e.topic)): e for e in (scheduled_event, salt_event)}
     while start <= head:
         end = min(head, start + LOG_CHUNK - 1)
         say(f"reading timelock events, blocks {start} to {end}")
-        scheduled += tl.events.CallScheduled().get_logs(from_block=start, to_block=end)
-        for log in tl.events.CallSalt().get_logs(from_block=start, to_block=end):
-            salts["0x" + bytes(log["args"]["id"]).hex()] = "0x" + bytes(log["args"]["salt"]).hex()
+        # one adaptive scan (labelproof.logs) for both events
+        for raw in chain.log_reader.get_logs([tl.address], start, end):
+            event = by_topic.get(bytes(HexBytes(raw["topics"][0]))) if raw["topics"] else None
+            if event is scheduled_event:
+                scheduled.append(event.process_log(raw))
+            elif event is salt_event:
+                log = event.process_log(raw)
+                salts["0x" + bytes(log["args"]["id"]).hex()] = (
+                    "0x" + bytes(log["args"]["salt"]).hex()
+                )
         start = end + 1
     out = []
     for log in scheduled:

@@ -310,6 +310,8 @@ class RangeCache:
             stored = json.loads(path.read_text())
         except (OSError, ValueError):
             stored = None
+        if stored is not None and not self._still_there(reader, stored):
+            stored = None  # a reorg below the cached range, or another chain: read again
         cached: list[LogReceipt] = []
         start = from_block
         if stored is not None and stored["first"] <= from_block <= stored["last"] + 1:
@@ -324,12 +326,29 @@ class RangeCache:
         safe = to_block - depth
         if safe >= start:
             keep = [_log_to_json(e) for e in fresh if int(e["blockNumber"]) <= safe]
+            last_hash = self._hash_of(reader, safe)
             if stored is not None and start > from_block:
-                merged = {"first": stored["first"], "last": safe, "logs": stored["logs"] + keep}
+                merged = {
+                    "first": stored["first"],
+                    "last": safe,
+                    "last_hash": last_hash,
+                    "logs": stored["logs"] + keep,
+                }
             else:
-                merged = {"first": from_block, "last": safe, "logs": keep}
+                merged = {"first": from_block, "last": safe, "last_hash": last_hash, "logs": keep}
             _write_atomic(path, json.dumps(merged))
         return cached + fresh
+
+    def _hash_of(self, reader: LogReader, block: int) -> str:
+        found = reader.call(lambda: self.w3.eth.get_block(block), "eth_getBlockByNumber")
+        return "0x" + bytes(HexBytes(found["hash"])).hex()
+
+    def _still_there(self, reader: LogReader, stored: dict[str, Any]) -> bool:
+        """The cached range's last block is still the chain's (same hash)."""
+        try:
+            return bool(stored.get("last_hash") == self._hash_of(reader, int(stored["last"])))
+        except Exception:  # a block the node does not know: not this chain
+            return False
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,6 +28,20 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 def anvil_binary() -> str:
+    """anvil's native binary from the npm package for this platform (started directly, so that
+    stopping the process stops the chain: the package's Node launcher does not pass SIGTERM
+    on), else the launcher, else an anvil on PATH."""
+    import platform
+
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    system = "win32" if sys.platform == "win32" else sys.platform.rstrip("0123456789")
+    native = (
+        PROJECT_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
+    )
+    if native.exists() and os.access(native, os.X_OK):
+        return str(native)
     local = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
     if local.exists():
         return str(local)

@@ -44,6 +44,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 
 from labelproof import bonded
 from labelproof.bundle import (
@@ -267,12 +268,17 @@ class Watcher:
             time.sleep(interval)
 
     def _scan(self, head: int) -> None:
-        event = self.chain.committee.events.ProposalPending
+        event = self.chain.committee.events.ProposalPending()
+        topic = bytes(HexBytes(event.topic))
         start = self.state.next_block
         while start <= head:
             end = min(head, start + LOG_CHUNK - 1)
             self.say(f"reading blocks {start} to {end}")
-            for log in event().get_logs(from_block=start, to_block=end):
+            # the adaptive reader: a provider's range cap or hiccup is not a watcher's failure
+            raw = self.chain.log_reader.get_logs(
+                [self.chain.committee.address], start, end, ["0x" + topic.hex()]
+            )
+            for log in (event.process_log(r) for r in raw):
                 args = log["args"]
                 entry = Entry(
                     task_id=int(args["taskId"]),

@@ -12,13 +12,21 @@ hosted provider.
   transaction would; a replacement at the same nonce (or the same transaction sent again)
   goes through.
 
+* Time passes with blocks: ``evm_increaseTime(seconds)`` (the stand-in for waiting) mines one
+  block per ``block_time`` seconds, so the chain grows past the log range cap as a public one
+  does. 300 s rather than Ethereum's 12: anvil mines thousands of blocks slowly (1,000 take
+  seconds, 3,600 more than a minute), and a three-day wait of 864 blocks is enough to take
+  every later scan past 1,000 blocks.
+
 It counts what it did in :class:`Figures`, which the tests report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +37,7 @@ import requests
 from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak
+from hexbytes import HexBytes
 
 from labelproof.node import free_port
 
@@ -67,6 +76,7 @@ class Figures:
     dropped: int = 0  # connections closed without an answer
     delayed: int = 0
     refused_accounts: int = 0  # eth_accounts / eth_sendTransaction asked for
+    blocks_mined: int = 0  # blocks that passing time produced
     held: int = 0  # signed transactions "stuck" (answered, not passed on)
     replaced: int = 0  # transactions at a held nonce sent again with a higher fee
     log_ranges: list[int] = field(default_factory=list)  # block span of each eth_getLogs served
@@ -92,6 +102,8 @@ class PublicNet:
         delay_share: float = 0.05,
         max_delay: float = 0.2,
         hold_selectors: tuple[str, ...] = (),
+        stall_after: int | None = None,
+        block_time: int | None = 300,
         seed: int = 11,
     ) -> None:
         self.upstream = upstream
@@ -104,6 +116,11 @@ class PublicNet:
             bytes(keccak(text=signature)[:4]): signature for signature in hold_selectors
         }
         self.held_calls: list[str] = []
+        # After this many signed transactions, every further one is answered and dropped: a
+        # provider that lost its connection to the network mid-deploy.
+        self.stall_after = stall_after
+        self._raw_seen = 0
+        self.block_time = block_time
         self.random = random.Random(seed)
         self.figures = Figures()
         self._lock = threading.Lock()
@@ -164,6 +181,13 @@ class PublicNet:
                 with self._lock:
                     self.figures.delayed += 1
                 time.sleep(self.max_delay * self._roll())
+        if method == "evm_increaseTime" and self.block_time:
+            seconds = int(str((call.get("params") or [0])[0]), 0)
+            blocks = max(1, seconds // self.block_time)
+            with self._lock:
+                self.figures.blocks_mined += blocks
+            mine = {"jsonrpc": "2.0", "id": ident, "method": "anvil_mine"}
+            return 200, self._forward({**mine, "params": [hex(blocks), hex(self.block_time)]})
         if method == "eth_getLogs":
             span = self._log_span(call)
             if span > self.log_range:
@@ -172,7 +196,16 @@ class PublicNet:
                 return 200, _error(ident, **RANGE_ERROR)
             with self._lock:
                 self.figures.log_ranges.append(span)
-        if method == "eth_sendRawTransaction" and self.hold_selectors:
+        if method == "eth_sendRawTransaction" and self.stall_after is not None:
+            raw = bytes.fromhex(str(call["params"][0])[2:])
+            with self._lock:
+                self._raw_seen += 1
+                stalled = self._raw_seen > self.stall_after
+                if stalled:
+                    self.figures.held += 1
+            if stalled:
+                return 200, {"jsonrpc": "2.0", "id": ident, "result": "0x" + keccak(raw).hex()}
+        if method == "eth_sendRawTransaction" and (self.hold_selectors or self._held):
             held = self._maybe_hold(call)
             if held is not None:
                 return 200, {"jsonrpc": "2.0", "id": ident, "result": held}
@@ -208,8 +241,8 @@ class PublicNet:
                 fields = rlp.decode(raw)
                 nonce, data = int.from_bytes(fields[0], "big"), bytes(fields[5])
             else:
-                decoded = TypedTransaction.from_bytes(raw).as_dict()
-                nonce, data = int(decoded["nonce"]), bytes(decoded["data"])
+                decoded = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+                nonce, data = int(decoded["nonce"]), bytes(HexBytes(decoded["data"]))
         except Exception:
             return None
         key = (sender.lower(), nonce)
@@ -243,9 +276,11 @@ class PublicNet:
                 status = 200
                 for call in calls:
                     code, body = net.answer(call, self.headers.get("user-agent", ""))
-                    if body is None:  # drop: close without a word
+                    if body is None:  # drop: close without a word (shutdown: the
+                        # handler's file objects would keep a plain close() from closing)
                         self.close_connection = True
-                        self.connection.close()
+                        with contextlib.suppress(OSError):
+                            self.connection.shutdown(socket.SHUT_RDWR)
                         return
                     status = max(status, code)
                     answers.append(body)

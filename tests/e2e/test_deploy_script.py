@@ -256,3 +256,26 @@ def test_unreadable_config_file(tmp_path):
         DeployConfig.from_file(bad)
     with pytest.raises(DeployConfigError, match="cannot read deploy config"):
         DeployConfig.from_file(tmp_path / "missing.yaml")
+
+
+def test_deploy_script_with_a_keystore_and_confirmations(tmp_path, monkeypatch, accounts):
+    """The brownie script deploys from a keystore (no unlocked account needed), and
+    `confirmations: 2` does not wait for blocks a local chain never mines by itself."""
+    from eth_account import Account
+
+    key = Account.create()
+    keystore = tmp_path / "deployer.json"
+    keystore.write_text(json.dumps(Account.encrypt(key.key, "pw", kdf="scrypt", iterations=1024)))
+    web3.provider.make_request("anvil_setBalance", [key.address, hex(10 * ETH)])
+    monkeypatch.setenv("LABELPROOF_PASSWORD", "pw")
+    config = tmp_path / "deploy.yaml"
+    config.write_text(f"oracles: ['{accounts[11].address}']\nconfirmations: 2\n")
+    out = tmp_path / "deployments"
+    dep = deploy_script.main(str(config), str(out), str(keystore))
+    assert dep.deployer == key.address and dep.admin == key.address
+    journal = json.loads((out / f"{web3.eth.chain_id}.journal.json").read_text())
+    assert journal["complete"] and journal["deployer"] == key.address
+
+    monkeypatch.delenv("LABELPROOF_PASSWORD")
+    with pytest.raises(DeployConfigError, match="no password for"):
+        deploy_script.main(str(config), str(tmp_path / "other"), str(keystore))

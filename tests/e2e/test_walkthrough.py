@@ -1,7 +1,7 @@
 """The README's walkthrough, extracted from README.md itself and run as one block against a
 simulated public network (tests/publicnet.py): chain id 11155111, no unlocked accounts,
 eth_getLogs capped at 1,000 blocks, rate limits, dropped and delayed requests, and two stuck
-transactions (the finalize and the first claimMany) that the sender must replace.
+transactions (the finalize and the first claim) that the sender must replace.
 
 Everything the walkthrough does runs as real processes: deploy with a keystore (dry run,
 then --broadcast), the oracle and the relayer, the task, the annotators, the proposal (waited
@@ -45,7 +45,7 @@ def walkthrough_block(text: str) -> str:
 
 
 def readme_figures(text: str) -> tuple[str, str]:
-    match = re.search(r"Alice .*? gets ([\d.,]+) LPR, Bob ([\d.,]+)", text, re.S)
+    match = re.search(r"Alice .*? gets ([\d,]+\.\d+) LPR, Bob ([\d,]+\.\d+)", text, re.S)
     assert match is not None, "README.md no longer states Alice's and Bob's pay"
     return match.group(1), match.group(2)
 
@@ -71,7 +71,7 @@ def sepolia(tmp_path: Path) -> Iterator[tuple[LocalNode, PublicNet]]:
     node = start_anvil(accounts=1, log=tmp_path / "anvil.log", extra=["--chain-id", str(SEPOLIA)])
     hold = (
         selector_signature("OracleCommittee", "finalize"),
-        selector_signature("TaskEscrow", "claimMany"),
+        selector_signature("TaskEscrow", "claim"),
     )
     try:
         with PublicNet(node.url, hold_selectors=hold) as net:
