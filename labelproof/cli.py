@@ -1735,7 +1735,10 @@ def relay_serve(
         float, typer.Option(help="seconds a batch may stay pending before its fee is raised")
     ] = 60.0,
     max_fee_cap_gwei: Annotated[
-        float | None, typer.Option(help="no fee raise goes above this max fee per gas (gwei)")
+        float | None,
+        typer.Option(
+            help="no fee raise goes above this max fee per gas (gwei; default: --max-fee)"
+        ),
     ] = None,
     rate_per_address: Annotated[
         float, typer.Option(help="attestations a minute one annotator may send", min=0.01)
@@ -1781,15 +1784,20 @@ def relay_serve(
     if db is None:
         path = wallet_store(wallet_dir).data_dir(wallet) / f"relayer-{chain.chain_id}.db"
         db = f"sqlite:///{path.resolve()}"
+    # The common fee flags (--max-fee, --priority-fee) set the relayer's cap and tip floor;
+    # its own persisted transaction manager (labelproof.relayer.service) applies them.
+    fees = tx_options()
+    cap = fees.max_fee if max_fee_cap_gwei is None else int(max_fee_cap_gwei * 10**9)
     config = RelayConfig(
         batch_size=batch_size,
         max_wait=max_wait,
         stuck_after=stuck_after,
-        max_fee_cap=None if max_fee_cap_gwei is None else int(max_fee_cap_gwei * 10**9),
+        max_fee_cap=cap,
         rate_per_address=rate_per_address,
         rate_per_task=rate_per_task,
         task_gas_budget=task_gas_budget,
         enrollment=enrollment,
+        **({} if fees.priority_fee is None else {"min_priority_fee": fees.priority_fee}),
     )
     try:
         relay = Relay(chain, account, Store(db), config, archive_stale_state=archive_stale_state)

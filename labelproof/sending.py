@@ -171,7 +171,7 @@ def fee_fields(w3: Web3, opts: TxOptions) -> dict[str, int]:
     return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
 
 
-def _bumped(fees: dict[str, int], w3: Web3, opts: TxOptions) -> dict[str, int] | None:
+def bumped_fees(fees: dict[str, int], w3: Web3, opts: TxOptions) -> dict[str, int] | None:
     """The fees of a replacement, or None when the cap leaves no room for one."""
     fresh = fee_fields(w3, TxOptions(priority_fee=opts.priority_fee))
     tip = max(
@@ -324,7 +324,7 @@ class Transactor:
         try:
             if int(self.w3.eth.get_transaction_count(self.address, "latest")) > tx["nonce"]:
                 return None  # the nonce is used: one of the hashes is mined, its receipt is near
-            fees = _bumped(tx, self.w3, self.options)
+            fees = bumped_fees(tx, self.w3, self.options)
             if fees is None:
                 return None  # the cap leaves no room: keep waiting
             new = {**tx, **fees}

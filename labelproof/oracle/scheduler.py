@@ -91,7 +91,7 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from sha3 import keccak_256
 from web3.exceptions import TransactionNotFound
-from web3.types import Nonce, TxParams, Wei
+from web3.types import Nonce, TxParams
 
 from labelproof.merkle import payout_tree
 from labelproof.oracle.onchain import STATUS_FUNDED, OracleChain, PayoutWindow
@@ -115,6 +115,7 @@ from labelproof.oracle.store import (
     TaskState,
 )
 from labelproof.scoring import SCORING_VERSION, AnswerSet, GoldSet, Method, score
+from labelproof.sending import bumped_fees, fee_fields, process_options
 from labelproof.settlement import Proposal
 from labelproof.spec import TaskSpec
 
@@ -581,13 +582,17 @@ class Scheduler:
         except Exception as exc:  # someone else restarted it, or a vote came in
             log.info("task %d round %d: restartRound would revert: %s", tid, rnd, _reason(exc))
             return
-        params: TxParams = {
-            "from": self.address,
-            "nonce": Nonce(int(w3.eth.get_transaction_count(self.address, "pending"))),
-            "gas": gas,
-            "gasPrice": Wei(int(w3.eth.gas_price)),
-            "chainId": self.chain.chain_id,
-        }
+        params = cast(
+            TxParams,
+            {
+                "from": self.address,
+                "nonce": Nonce(int(w3.eth.get_transaction_count(self.address, "pending"))),
+                "gas": gas,
+                "chainId": self.chain.chain_id,
+                "type": 2,
+                **fee_fields(w3, process_options()),  # EIP-1559, within --max-fee
+            },
+        )
         signed = self.account.sign_transaction(fn.build_transaction(params))  # type: ignore[arg-type]
         # Not stored first, unlike a vote: a restart sent twice only reverts the second time
         # (RoundCanProceed), and the chain's round number says whether it happened.
@@ -659,13 +664,17 @@ class Scheduler:
             self._put(tid, rnd, "skipped", note=f"propose would revert: {_reason(exc)}")
             return
         nonce = int(w3.eth.get_transaction_count(self.address, "pending"))
-        params: TxParams = {
-            "from": self.address,
-            "nonce": Nonce(nonce),
-            "gas": gas,
-            "gasPrice": Wei(int(w3.eth.gas_price)),
-            "chainId": self.chain.chain_id,
-        }
+        params = cast(
+            TxParams,
+            {
+                "from": self.address,
+                "nonce": Nonce(nonce),
+                "gas": gas,
+                "chainId": self.chain.chain_id,
+                "type": 2,
+                **fee_fields(w3, process_options()),  # EIP-1559, within --max-fee
+            },
+        )
         tx = fn.build_transaction(params)
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         raw = "0x" + bytes(signed.raw_transaction).hex()
@@ -744,10 +753,15 @@ class Scheduler:
             )
             return
         try:
-            w3.eth.get_transaction(HexBytes(row.tx_hash))
-            return  # the node has it and will mine it; check again next tick
+            pending_tx = w3.eth.get_transaction(HexBytes(row.tx_hash))
         except TransactionNotFound:
-            pass
+            pending_tx = None
+        if pending_tx is not None:
+            # The node has it. Left pending past the bump interval (--timeout / 4), it is
+            # replaced at the same nonce with fees 12.5 % higher, within --max-fee.
+            if time.time() - row.updated_at >= process_options().bump_interval():
+                self._replace(row, pending_tx)
+            return
         if self.chain.pending(tid).round != rnd:
             # A veto, ruling or restart ended the round. Re-broadcasting would cast this vote in
             # the new round, where the oracle scores and signs afresh instead. The next
@@ -758,6 +772,53 @@ class Scheduler:
             return
         log.warning("task %d round %d: re-broadcasting the stored signed proposal", tid, rnd)
         self._broadcast(row)
+
+    def _replace(self, row: ProposalRow, pending_tx: Any) -> None:
+        """Sign the stored vote again at its nonce with higher fees, stored before the
+        broadcast like the first one. Whichever of the two is mined settles the vote; the
+        other can then never be mined (its nonce is spent)."""
+        assert row.nonce is not None
+        if "maxFeePerGas" not in pending_tx:
+            return  # a legacy transaction from an older oracle: left to be mined as it is
+        old = {
+            "maxFeePerGas": int(pending_tx["maxFeePerGas"]),
+            "maxPriorityFeePerGas": int(pending_tx["maxPriorityFeePerGas"]),
+        }
+        fees = bumped_fees(old, self.chain.w3, process_options())
+        if fees is None:
+            log.warning(
+                "task %d round %d: proposal %s is stuck and --max-fee leaves no room to raise "
+                "its fee",
+                row.task_id,
+                row.round,
+                row.tx_hash,
+            )
+            self._put(row.task_id, row.round, "sent", note="stuck at --max-fee", base=row)
+            return
+        tx = {
+            "type": 2,
+            "chainId": self.chain.chain_id,
+            "nonce": row.nonce,
+            "to": pending_tx["to"],
+            "data": HexBytes(pending_tx["input"]),
+            "value": 0,
+            "gas": int(pending_tx["gas"]),
+            **fees,
+        }
+        signed = self.account.sign_transaction(tx)
+        replacement = replace(
+            row,
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            raw_tx="0x" + bytes(signed.raw_transaction).hex(),
+        )
+        self._put(
+            row.task_id,
+            row.round,
+            "sent",
+            note=f"replaced stuck {row.tx_hash} at nonce {row.nonce} with higher fees",
+            base=replacement,
+        )
+        self._broadcast(replacement)
 
     def _settle(self, row: ProposalRow, receipt: Any) -> None:
         if int(receipt["status"]) == 1:

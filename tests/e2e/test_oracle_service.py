@@ -1610,3 +1610,77 @@ def test_a_small_task_is_not_scored_behind_a_big_one(
         for tid, v in votes.items()
     }
     assert mined[small.task_id] < mined[big.task_id]
+
+
+def test_a_stuck_proposal_is_replaced_at_its_nonce_with_higher_fees(
+    env: Env, oracles: tuple[Oracle, Oracle]
+) -> None:
+    """Issue #11: the oracle sends EIP-1559 transactions and replaces a stuck one. With mining
+    stopped, oracle C's vote stays in the mempool; after the bump interval (--timeout / 4) C
+    signs it again at the same nonce with fees 12.5 % higher (stored before the broadcast).
+    Once blocks come again exactly one vote of C is on chain, and it is the replacement."""
+    a, b = oracles
+    c = Oracle(env, env.oracle_keys[2], "C-fees")
+    task = make_task(env, seed=41)
+    tid = task.task_id
+    # A and B stay out of this task: stopped until C's vote is settled.
+    a.stop()
+    b.stop()
+    w3 = env.w3
+    try:
+        c.start(extra=("--timeout", "4"))  # replace after 1 s pending
+        register_and_reveal(task, c)
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        env.node.time_travel(2 * DAY + 1)  # past the reveal deadline: C scores and votes
+
+        def proposal_row() -> Any:
+            store = c.store()
+            try:
+                with store.read() as tx:
+                    return tx.proposal(tid, 0)
+            finally:
+                store.close()
+
+        def sent() -> Any:
+            row = proposal_row()
+            return row if row is not None and row.state == "sent" and row.tx_hash else None
+
+        # The first vote, read from the mempool before the oracle's receipt wait (4 s) ends.
+        first_row = wait_for("C to send its vote", sent, 60, c)
+        first = w3.eth.get_transaction(first_row.tx_hash)
+
+        def replaced() -> Any:
+            row = proposal_row()
+            return row if row is not None and "replaced stuck" in (row.note or "") else None
+
+        row = wait_for("C to replace its stuck vote", replaced, 60, c)
+        assert row.note.startswith(f"replaced stuck {first_row.tx_hash} at nonce {row.nonce}")
+        second = w3.eth.get_transaction(row.tx_hash)
+        assert row.tx_hash != first_row.tx_hash
+        assert second["nonce"] == first["nonce"] == row.nonce
+        assert int(second["type"]) == 2 and int(first["type"]) == 2
+        assert second["maxFeePerGas"] * 8 >= first["maxFeePerGas"] * 9  # at least +12.5 %
+        assert second["maxPriorityFeePerGas"] * 8 >= first["maxPriorityFeePerGas"] * 9
+        assert second["input"] == first["input"]  # the same vote
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    try:
+        mine = wait_for(
+            "C's vote on chain",
+            lambda: [p for p in proposals_by(env, tid) if p["oracle"] == c.address],
+            30,
+            c,
+        )
+        assert len(mine) == 1 and mine[0]["tx"] == row.tx_hash
+        wait_for(
+            "C to record its vote",
+            lambda: c.status(tid)["proposals"][-1]["state"] == "confirmed",
+            30,
+            c,
+        )
+        assert int(w3.eth.get_transaction_count(c.address)) == row.nonce + 1
+    finally:
+        c.stop()
+        a.start()
+        b.start()
