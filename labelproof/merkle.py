@@ -152,21 +152,23 @@ def _payout_leaf(raw: bytes, amount: int) -> bytes:
     return new(new(_ZERO12 + raw + amount.to_bytes(32, "big")).digest()).digest()
 
 
-def _checksum_many(lower_bodies: str) -> list[str]:
+def _checksum_bodies(lower_bodies: str) -> str:
     """``_checksum_lower`` of many addresses at once: ``lower_bodies`` is their 40 lowercase hex
-    digits each, concatenated. One keccak call per address is unavoidable; the case flipping is
-    ``_checksum_lower``'s mask arithmetic done once on integers spanning all of them (linear-time
-    big-int operations in C, and no numpy import, which alone costs ~0.15 s of start-up)."""
+    digits each, concatenated, and so is the result (checksummed, without ``0x``). One keccak
+    call per address is unavoidable; the case flipping is ``_checksum_lower``'s mask arithmetic
+    done once on integers spanning all of them (linear-time big-int operations in C, and no
+    numpy import, which alone costs ~0.15 s of start-up)."""
     blob = lower_bodies.encode("ascii")
     new = _keccak_new
-    digest_hex = b"".join(
-        [new(blob[i : i + 40]).digest()[:20] for i in range(0, len(blob), 40)]
-    ).hex().encode("ascii")
+    digest_hex = (
+        b"".join([new(blob[i : i + 40]).digest()[:20] for i in range(0, len(blob), 40)])
+        .hex()
+        .encode("ascii")
+    )
     mask = int.from_bytes(digest_hex.translate(_HIGH_NIBBLE_TO_0X20), "big") & int.from_bytes(
         blob.translate(_LETTER_TO_0XFF), "big"
     )
-    text = (int.from_bytes(blob, "big") - mask).to_bytes(len(blob), "big").decode("ascii")
-    return ["0x" + text[i : i + 40] for i in range(0, len(text), 40)]
+    return (int.from_bytes(blob, "big") - mask).to_bytes(len(blob), "big").decode("ascii")
 
 
 def _parse_address(value: Any) -> tuple[bytes, str]:
@@ -468,7 +470,9 @@ class StandardMerkleTree:
         """Internal: use :meth:`of` or :meth:`load`, which validate what they pass in."""
         self._encoder = encoder
         self._tree = tree
-        self._hexes = ["0x" + node.hex() for node in tree]
+        # One C-level hex conversion of the whole array, cut at node boundaries ("|" every 32
+        # bytes), instead of a Python-level "0x" + node.hex() per node.
+        self._hexes = ("0x" + b"".join(tree).hex("|", 32).replace("|", "|0x")).split("|")
         self._values = values
         self._tree_index = tree_index
         self._lookup: dict[bytes, int] | None = None
@@ -514,7 +518,7 @@ class StandardMerkleTree:
 
         ``accounts`` must each be ``0x`` and 40 hex digits (any one case, or mixed case with a
         valid EIP-55 checksum, as ``of`` requires); ``amounts`` plain ints in uint256 range. The
-        checksums of all addresses are computed in one vectorised pass (``_checksum_many``) and
+        checksums of all addresses are computed in one vectorised pass (``_checksum_bodies``) and
         the leaves without ``of``'s per-value type dispatch; the tree and its array layout are
         ``of``'s. Errors name the value as ``value #k`` like ``of``.
         """
@@ -523,31 +527,42 @@ class StandardMerkleTree:
             raise MerkleError(f"{count} accounts but {len(amounts)} amounts")
         if count == 0:
             raise MerkleError("Expected non-zero number of leaves")
-        bodies = [a[2:] if len(a) == 42 and a.startswith("0x") else "" for a in accounts]
-        lower = "".join(bodies).lower()
+        # Whole-list checks in C (no per-row Python) for the common all-valid case; on failure a
+        # per-row loop finds the first culprit so the message names it.
+        joined = "".join(accounts) if set(map(len, accounts)) == {42} else ""
+        if joined[0::42] != "0" * count or joined[1::42] != "x" * count:
+            joined = ""
+        # Each account starts with "0x"; any other "0x" (not hex) shortens bodies and is caught.
+        bodies = joined.replace("0x", "")
+        lower = bodies.lower()
         try:
             raw_all = bytes.fromhex(lower)
         except ValueError:
             raw_all = b""
-        if len(raw_all) != 20 * count or len(lower) != 40 * count:
-            for position, account in enumerate(accounts):  # find the culprit for the message
+        # fromhex skips whitespace: a full-length result means exactly 0x + 40 hex digits each.
+        if len(raw_all) != 20 * count or len(bodies) != 40 * count:
+            for position, account in enumerate(accounts):
                 try:
                     _parse_address(account)
                 except MerkleError as exc:
                     raise MerkleError(f"value #{position}: {exc}") from None
             raise MerkleError("invalid address")  # pragma: no cover - the loop names it
-        checksummed = _checksum_many(lower)
-        for position, (account, good) in enumerate(zip(accounts, checksummed, strict=True)):
-            if account != good:
-                body = bodies[position]
-                if body != body.lower() and body != body.upper():
+        good = _checksum_bodies(lower)
+        if good == bodies:  # every address given checksummed: keep the caller's strings
+            checksummed = list(accounts)
+        else:
+            checksummed = ["0x" + good[i : i + 40] for i in range(0, len(good), 40)]
+            for position, (account, expected) in enumerate(zip(accounts, checksummed, strict=True)):
+                body = account[2:]
+                if body != expected[2:] and body != body.lower() and body != body.upper():
                     raise MerkleError(
                         f"value #{position}: invalid address {account!r}: mixed-case address "
-                        f"with a bad EIP-55 checksum (expected {good})"
+                        f"with a bad EIP-55 checksum (expected {expected})"
                     )
-        for position, amount in enumerate(amounts):
-            if type(amount) is not int or not 0 <= amount < UINT256_LIMIT:
-                raise MerkleError(f"value #{position}: uint256 value {amount!r} out of range")
+        if set(map(type, amounts)) != {int} or min(amounts) < 0 or max(amounts) >= UINT256_LIMIT:
+            for position, amount in enumerate(amounts):
+                if type(amount) is not int or not 0 <= amount < UINT256_LIMIT:
+                    raise MerkleError(f"value #{position}: uint256 value {amount!r} out of range")
         new = _keccak_new
         zero12 = _ZERO12
         hashes = [  # _payout_leaf, inlined: a Python call per leaf is a fifth of the work
@@ -666,11 +681,16 @@ class StandardMerkleTree:
             return json.dumps(self.dump(), indent=2) + "\n"
         encoding = ",\n".join(f'    "{t}"' for t in self._encoder.leaf_encoding)
         nodes = '",\n    "'.join(self._hexes)
-        values = "\n    },\n    {\n".join(
-            f'      "value": [\n        "{account}",\n        "{amount}"\n      ],\n'
-            f'      "treeIndex": {index}'
-            for (account, amount), index in zip(self._values, self._tree_index, strict=True)
+        # One %-format of the whole values section (a C loop), not a Python f-string per value.
+        template = "\n    },\n    {\n".join(
+            ['      "value": [\n        "%s",\n        "%s"\n      ],\n      "treeIndex": %d']
+            * len(self._values)
         )
+        fields: list[Any] = [None] * (3 * len(self._values))
+        fields[0::3] = [value[0] for value in self._values]
+        fields[1::3] = [value[1] for value in self._values]
+        fields[2::3] = self._tree_index
+        values = template % tuple(fields)
         return (
             f'{{\n  "format": "{FORMAT}",\n  "leafEncoding": [\n{encoding}\n  ],\n'
             f'  "tree": [\n    "{nodes}"\n  ],\n'
