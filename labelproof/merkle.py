@@ -101,9 +101,10 @@ def _pycryptodome_keccak(data: bytes) -> _Hash:
     return keccak.new(digest_bits=256, data=data)
 
 
-# Prefer safe-pysha3: it is a thin C binding, ~7x faster per call than pycryptodome, whose
-# ``keccak.new`` parses keyword arguments in Python on every call -- the biggest cost for the ~4
-# hashes per leaf of a large tree.  pycryptodome stays as the fallback so the module still works
+# Prefer safe-pysha3: it is a thin C binding, ~4x faster per call than pycryptodome (whose
+# ``keccak.new`` parses keyword arguments in Python on every call) or eth_hash: ~1.9 us against
+# 7-8 us for a 64-byte input, measured in a tight loop -- the biggest cost for the 4 hashes per
+# leaf of a large tree.  pycryptodome stays as the fallback so the module still works
 # (just slower) where the pysha3 wheel is unavailable.
 try:
     import sha3 as _sha3  # type: ignore[import-not-found, unused-ignore]

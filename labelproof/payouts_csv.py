@@ -2,11 +2,12 @@
 
 What used to make ``merkle build`` slow (a profile of 100k payouts): the tree was built twice
 (once to validate, once to write), every address went through ``eth_utils.is_address`` and then
-two EIP-55 checksums, and the dump went through the generic JSON encoder. Here a row is checked
-with plain string tests (a one-case address carries no checksum to verify), the tree is built
-once by ``StandardMerkleTree.of``, whose address parsing computes the one checksum the dump needs
-(and rejects a mixed-case address whose checksum is wrong), and the dump is written by
-``StandardMerkleTree.dump_text``. Every message names the file and the row.
+two EIP-55 checksums, and the dump went through the generic JSON encoder. Here a plain file is
+checked by one regex pass and split into columns in C, the tree is built once by
+``StandardMerkleTree.of_payouts`` (whose whole-list checks compute the one checksum per address
+the dump needs, and reject a mixed-case address whose checksum is wrong), and the dump is written
+by ``StandardMerkleTree.dump_text``. Any other file is read row by row by the csv module, so
+every message names the file and the row.
 """
 
 from __future__ import annotations
