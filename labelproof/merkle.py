@@ -459,7 +459,7 @@ class StandardMerkleTree:
     would make producing every proof of a large tree several times slower.
     """
 
-    __slots__ = ("_encoder", "_hexes", "_lookup", "_tree", "_tree_index", "_values")
+    __slots__ = ("_encoder", "_hex_list", "_lookup", "_tree", "_tree_index", "_values")
 
     def __init__(
         self,
@@ -471,9 +471,7 @@ class StandardMerkleTree:
         """Internal: use :meth:`of` or :meth:`load`, which validate what they pass in."""
         self._encoder = encoder
         self._tree = tree
-        # One C-level hex conversion of the whole array, cut at node boundaries ("|" every 32
-        # bytes), instead of a Python-level "0x" + node.hex() per node.
-        self._hexes = ("0x" + b"".join(tree).hex("|", 32).replace("|", "|0x")).split("|")
+        self._hex_list: list[str] | None = None
         self._values = values
         self._tree_index = tree_index
         self._lookup: dict[bytes, int] | None = None
@@ -630,9 +628,21 @@ class StandardMerkleTree:
     # -- inspection --------------------------------------------------------------------------
 
     @property
+    def _hexes(self) -> list[str]:
+        """The nodes as 0x hex strings, made on first use: writing a dump never needs them."""
+        if self._hex_list is None:
+            self._hex_list = ("0x" + self._nodes_hex("|0x")).split("|")
+        return self._hex_list
+
+    def _nodes_hex(self, between: str) -> str:
+        """Every node's hex digits, in array order, with ``between`` between two nodes: one
+        C-level conversion of the whole array, cut every 32 bytes, not a Python call a node."""
+        return b"".join(self._tree).hex("|", 32).replace("|", between)
+
+    @property
     def root(self) -> str:
         """The root as lowercase 0x hex, the form the claim contract is deployed with."""
-        return self._hexes[0]
+        return "0x" + self._tree[0].hex()
 
     @property
     def leaf_encoding(self) -> list[str]:
@@ -675,14 +685,21 @@ class StandardMerkleTree:
 
     def dump_text(self) -> str:
         """``json.dumps(self.dump(), indent=2) + "\\n"`` (what ``labelproof merkle build``
-        writes), byte for byte, without the generic encoder for payout trees: their nodes,
-        checksummed addresses and decimal amounts never need JSON escaping, so each value is one
-        string template. Equals JS ``JSON.stringify(tree.dump(), null, 2) + "\\n"``."""
+        writes), byte for byte. Equals JS ``JSON.stringify(tree.dump(), null, 2) + "\\n"``."""
+        return "".join(self.dump_chunks())
+
+    def dump_chunks(self) -> Iterator[str]:
+        """``dump_text()`` in a few pieces, made one at a time, for writing a large dump without
+        holding it whole.
+
+        Payout trees skip the generic JSON encoder: their nodes, checksummed addresses and
+        decimal amounts never need JSON escaping, so the nodes are one hex conversion and the
+        values one %-format (C loops), not Python work per node or value.
+        """
         if not self._encoder.fast:
-            return json.dumps(self.dump(), indent=2) + "\n"
+            yield json.dumps(self.dump(), indent=2) + "\n"
+            return
         encoding = ",\n".join(f'    "{t}"' for t in self._encoder.leaf_encoding)
-        nodes = '",\n    "'.join(self._hexes)
-        # One %-format of the whole values section (a C loop), not a Python f-string per value.
         template = "\n    },\n    {\n".join(
             ['      "value": [\n        "%s",\n        "%s"\n      ],\n      "treeIndex": %d']
             * len(self._values)
@@ -691,12 +708,14 @@ class StandardMerkleTree:
         fields[0::3] = [value[0] for value in self._values]
         fields[1::3] = [value[1] for value in self._values]
         fields[2::3] = self._tree_index
-        values = template % tuple(fields)
-        return (
+        yield (
             f'{{\n  "format": "{FORMAT}",\n  "leafEncoding": [\n{encoding}\n  ],\n'
-            f'  "tree": [\n    "{nodes}"\n  ],\n'
-            f'  "values": [\n    {{\n{values}\n    }}\n  ]\n}}\n'
+            '  "tree": [\n    "0x'
         )
+        yield self._nodes_hex('",\n    "0x')
+        yield '"\n  ],\n  "values": [\n    {\n'
+        yield template % tuple(fields)
+        yield "\n    }\n  ]\n}\n"
 
     def render(self) -> str:
         """Text drawing of the tree, byte-identical to JS ``render()``, for debugging dumps."""

@@ -25,7 +25,8 @@ def build_to_file(payouts: Path, out_path: Path) -> str:
         raise BuildError(str(exc)) from None
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(tree.dump_text())
+        with out_path.open("w", encoding="ascii", newline="\n") as out:
+            out.writelines(tree.dump_chunks())
     except OSError as exc:
         raise BuildError(f"{out_path}: cannot write: {exc.strerror or exc}") from None
     total = sum(value[1] for _, value in tree.entries())
