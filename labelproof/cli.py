@@ -81,16 +81,13 @@ def merkle_build(
     out_path: Annotated[Path, typer.Option("--out", help="where to write the tree (JSON)")],
 ) -> None:
     """Build the payout tree and write its standard-v1 dump (loads in @openzeppelin/merkle-tree)."""
-    from labelproof.payouts_csv import PayoutFileError, build_payout_tree
+    from labelproof.merkle_build import BuildError, build_to_file
 
     try:
-        tree = build_payout_tree(payouts)
-    except PayoutFileError as exc:
+        summary = build_to_file(payouts, out_path)
+    except BuildError as exc:
         fail(str(exc))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(tree.dump_text())
-    total = sum(int(v[1]) for _, v in tree.entries())
-    out.print(f"root {tree.root}  leaves {len(tree)}  total {total}  -> {out_path}")
+    out.print(summary)
 
 
 @merkle_app.command("proof")

@@ -2,11 +2,12 @@
 
 What used to make ``merkle build`` slow (a profile of 100k payouts): the tree was built twice
 (once to validate, once to write), every address went through ``eth_utils.is_address`` and then
-two EIP-55 checksums, and the dump went through the generic JSON encoder. Here a row is checked
-with plain string tests (a one-case address carries no checksum to verify), the tree is built
-once by ``StandardMerkleTree.of``, whose address parsing computes the one checksum the dump needs
-(and rejects a mixed-case address whose checksum is wrong), and the dump is written by
-``StandardMerkleTree.dump_text``. Every message names the file and the row.
+two EIP-55 checksums, and the dump went through the generic JSON encoder. Here a plain file is
+checked by one regex pass and split into columns in C, the tree is built once by
+``StandardMerkleTree.of_payouts`` (whose whole-list checks compute the one checksum per address
+the dump needs, and reject a mixed-case address whose checksum is wrong), and the dump is written
+by ``StandardMerkleTree.dump_text``. Any other file is read row by row by the csv module, so
+every message names the file and the row.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from labelproof.merkle import UINT256_LIMIT, MerkleError, StandardMerkleTree
 _HEX_DIGITS = frozenset("0123456789abcdef")
 # A plain file: header exactly account,amount, then one `0x<40 hex>,<digits>` row per line.
 _PLAIN_BODY = re.compile(r"(?:0x[0-9a-fA-F]{40},[0-9]{1,78}\r?\n)*")
-_PLAIN_ROW = re.compile(r"0x([0-9a-fA-F]{40}),([0-9]+)")
 
 
 class PayoutFileError(ValueError):
@@ -33,6 +33,12 @@ def _is_hex_address(lower: str) -> bool:
 
 def read_payouts(path: Path) -> tuple[list[tuple[str, int]], list[int]]:
     """``(account as written, amount)`` pairs in file order, and the row of each."""
+    accounts, amounts, lines = read_payout_columns(path)
+    return list(zip(accounts, amounts, strict=True)), lines
+
+
+def read_payout_columns(path: Path) -> tuple[list[str], list[int], list[int]]:
+    """``read_payouts`` as columns: the accounts as written, the amounts, the row of each."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -41,12 +47,14 @@ def read_payouts(path: Path) -> tuple[list[tuple[str, int]], list[int]]:
         raise PayoutFileError(f"{path}: not UTF-8 text") from None
     plain = _read_plain(text)
     if plain is not None:
-        return plain
-    return _read_rows(path, text)
+        accounts, amounts = plain
+        return accounts, amounts, list(range(2, len(accounts) + 2))
+    values, lines = _read_rows(path, text)
+    return [v[0] for v in values], [v[1] for v in values], lines
 
 
-def _read_plain(text: str) -> tuple[list[tuple[str, int]], list[int]] | None:
-    """The rows of a plain file, checked by two C-level regex passes instead of a Python loop
+def _read_plain(text: str) -> tuple[list[str], list[int]] | None:
+    """The columns of a plain file, checked by one C-level regex pass and split in C, not a loop
     over csv records; None when the file is not plain (then ``_read_rows`` reads it and names
     whatever row is wrong)."""
     header, newline, body = text.partition("\n")
@@ -56,13 +64,18 @@ def _read_plain(text: str) -> tuple[list[tuple[str, int]], list[int]] | None:
         body += "\n"
     if _PLAIN_BODY.fullmatch(body) is None:
         return None
-    rows = _PLAIN_ROW.findall(body)
-    if not rows or len({account.lower() for account, _ in rows}) != len(rows):
+    if "\r" in body:
+        body = body.replace("\r\n", "\n")
+    # The body matched row by row, so it is exactly "account,amount\n" repeated: splitting at
+    # both separators alternates accounts and amounts, with a trailing "" (all C-level).
+    cells = body.replace(",", "\n").split("\n")
+    accounts = cells[0:-1:2]
+    if not accounts or len(set(map(str.lower, accounts))) != len(accounts):
         return None  # nothing to pay, or an account listed twice: let _read_rows say where
-    values = [("0x" + account, int(amount)) for account, amount in rows]
-    if any(amount >= UINT256_LIMIT for _, amount in values):
+    amounts = list(map(int, cells[1::2]))
+    if max(amounts) >= UINT256_LIMIT:
         return None
-    return values, list(range(2, len(values) + 2))
+    return accounts, amounts
 
 
 def _read_rows(path: Path, text: str) -> tuple[list[tuple[str, int]], list[int]]:
@@ -110,9 +123,9 @@ def _read_rows(path: Path, text: str) -> tuple[list[tuple[str, int]], list[int]]
 def build_payout_tree(path: Path) -> StandardMerkleTree:
     """The ``(address, uint256)`` claim tree of a payout CSV (the same tree as
     ``merkle.payout_tree`` of its rows, built once)."""
-    values, lines = read_payouts(path)
+    accounts, amounts, lines = read_payout_columns(path)
     try:
-        return StandardMerkleTree.of_payouts([v[0] for v in values], [v[1] for v in values])
+        return StandardMerkleTree.of_payouts(accounts, amounts)
     except MerkleError as exc:
         # "value #k: ..." from `of`: name the row instead.
         message = str(exc)

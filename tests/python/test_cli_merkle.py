@@ -16,9 +16,13 @@ JS_CHECK = ROOT / "tests" / "python" / "js" / "merkle_check.mjs"
 A, B = "0x" + "11" * 20, "0x" + "22" * 20
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+# The full command line, and the console script's entry, whose plain `merkle build` skips it.
+ENTRIES = ["labelproof.cli", "labelproof.entry"]
+
+
+def cli(*args: str, entry: str = "labelproof.cli") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "labelproof.cli", *args],
+        [sys.executable, "-m", entry, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -72,19 +76,56 @@ def test_build_then_proof_and_js_agrees(tmp_path):
         ("account,amount\n\n", "no payout rows"),
     ],
 )
-def test_build_bad_input_is_one_line_and_writes_nothing(tmp_path, content, message):
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_build_bad_input_is_one_line_and_writes_nothing(tmp_path, content, message, entry):
     payouts = write(tmp_path / "p.csv", content)
     out = tmp_path / "tree.json"
-    done = cli("merkle", "build", str(payouts), "--out", str(out))
+    done = cli("merkle", "build", str(payouts), "--out", str(out), entry=entry)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(payouts) in lines[0]
     assert not out.exists()
 
 
-def test_build_missing_file(tmp_path):
-    done = cli("merkle", "build", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "t.json"))
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_build_missing_file_and_unwritable_out(tmp_path, entry):
+    missing = str(tmp_path / "nope.csv")
+    done = cli("merkle", "build", missing, "--out", str(tmp_path / "t.json"), entry=entry)
     assert done.returncode == 2 and "cannot read" in done.stderr
+    payouts = write(tmp_path / "p.csv", f"account,amount\n{A},1\n")
+    blocker = write(tmp_path / "file", "")  # a file where the output's directory should be
+    done = cli("merkle", "build", str(payouts), "--out", str(blocker / "t.json"), entry=entry)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "cannot write" in lines[0]
+
+
+def test_lean_entry_equals_full_cli_without_its_imports(tmp_path):
+    rows = _payouts(300, 7)
+    payouts = write(tmp_path / "p.csv", "account,amount\n" + "".join(f"{a},{v}\n" for a, v in rows))
+    full = cli("merkle", "build", str(payouts), "--out", str(tmp_path / "full.json"))
+    probe = (
+        "import sys; from labelproof.entry import run; code = run(sys.argv[1:]); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'rich', 'numpy'}); "
+        "print(heavy, code)"
+    )
+    for form in (["--out", str(tmp_path / "lean.json")], [f"--out={tmp_path / 'lean.json'}"]):
+        lean = subprocess.run(
+            [sys.executable, "-c", probe, "merkle", "build", str(payouts), *form],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=True,
+        )
+        summary, verdict = lean.stdout.splitlines()
+        assert verdict == "[] 0" and lean.stderr == ""
+        assert summary == full.stdout.strip().replace("full.json", "lean.json")
+        assert (tmp_path / "lean.json").read_bytes() == (tmp_path / "full.json").read_bytes()
+    # anything but the plain form (here --help) is the full command line's
+    done = cli("merkle", "build", "--help", entry="labelproof.entry")
+    assert done.returncode == 0 and "--out" in done.stdout
+    done = cli("merkle", "build", str(payouts), entry="labelproof.entry")
+    assert done.returncode == 2 and "--out" in done.stderr
 
 
 def test_proof_errors(tmp_path):
@@ -146,6 +187,12 @@ def test_of_payouts_rejects_what_of_rejects():
         StandardMerkleTree.of_payouts([], [])
     with pytest.raises(MerkleError, match="1 accounts but 2 amounts"):
         StandardMerkleTree.of_payouts([B], [1, 2])
+    with pytest.raises(MerkleError, match=r"value #1: uint256 value True out of range"):
+        StandardMerkleTree.of_payouts([A, B], [1, True])
+    # 42 characters each and 80 hex digits in all, but the first lacks "0x" and the second
+    # hides one inside: the whole-list checks must not take them for two addresses
+    with pytest.raises(MerkleError, match=r"value #0: .*expected 0x followed by 40 hex"):
+        StandardMerkleTree.of_payouts(["ab" + "12" * 20, "0x" + "34" * 18 + "0xab"], [1, 2])
 
 
 def test_build_bad_checksum_names_the_row(tmp_path):
