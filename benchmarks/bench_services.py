@@ -490,6 +490,7 @@ def export_ref(ref: str, into: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     (into / "build").symlink_to(REPO / "build")  # the same compiled contracts
+    _fit_to_current_abi(into)
     if "httptools" not in (into / "constraints.txt").read_text():
         # The other ref's dependencies: without httptools and uvloop, uvicorn uses h11 and
         # asyncio's loop. Hide them from its interpreter (started with PYTHONPATH=into).
@@ -497,6 +498,28 @@ def export_ref(ref: str, into: Path) -> Path:
             "import sys\nsys.modules['httptools'] = None\nsys.modules['uvloop'] = None\n"
         )
     return into
+
+
+def _fit_to_current_abi(code: Path) -> None:
+    """Both runs use this checkout's contracts, so older code must decode today's ABI. Since
+    issue #8's gas work, ``OracleCommittee.pending()`` no longer returns ``inputsHash`` (the
+    round's ProposalPending event carries it); an older checkout's settlement.py expects it.
+    Drop the field from its struct layout: the old oracle never needs the value to vote."""
+    settlement = code / "labelproof" / "settlement.py"
+    text = settlement.read_text()
+    start = text.find("PROPOSAL_FIELDS = (")
+    if start < 0:
+        return
+    end = text.index(")", start)
+    fields = text[start:end]
+    if '"inputsHash"' not in fields:
+        return  # already today's layout
+    text = text[:start] + fields.replace('    "inputsHash",\n', "", 1) + text[end:]
+    text = text.replace(
+        'inputs_hash=_hex32(d["inputsHash"]),',
+        'inputs_hash=_hex32(d.get("inputsHash", bytes(32))),',
+    )
+    settlement.write_text(text)
 
 
 def measure(
