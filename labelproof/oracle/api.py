@@ -74,8 +74,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from web3.exceptions import ProviderConnectionError, TimeExhausted
 
 from labelproof.merkle import StandardMerkleTree
+from labelproof.oracle.errors import ApiError
 from labelproof.oracle.health import ServiceStatus
 from labelproof.oracle.health import report as health_report
+from labelproof.oracle.intake import RevealIntake, RevealLane, store_job, window_closed
 from labelproof.oracle.onchain import OracleChain
 from labelproof.oracle.records import (
     DEFAULT_GOLD_GRACE,
@@ -87,16 +89,15 @@ from labelproof.oracle.records import (
     parse_labels,
     parse_salt,
     receipt_of,
-    reveal_document,
+    reveal_document_bytes,
     reveal_root,
 )
-from labelproof.oracle.store import GoldRow, RevealRow, Store, TaskRow, Tx
+from labelproof.oracle.store import GoldRow, Store, TaskRow, Tx
 from labelproof.scoring import SCORING_VERSION
 from labelproof.spec import (
     SpecError,
     TaskSpec,
     canonical_gold_bytes,
-    canonical_json,
     commitment_hex,
     gold_commitment,
     spec_hash,
@@ -130,14 +131,6 @@ RPC_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-
-
 @dataclass
 class ApiContext:
     store: Store
@@ -155,6 +148,8 @@ class ApiContext:
     latency_target: float = 0.05
     poll_interval: float = 2.0
     confirmations: int = 0
+    # Seconds the reveal intake's own chain reads may take (the API client's RPC timeout).
+    rpc_timeout: float = 5.0
 
 
 # Module level: with postponed annotations FastAPI resolves parameter types by name here.
@@ -433,12 +428,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # web3 raises its own errors for a node that answers with a JSON-RPC error or garbage:
-        # RPC trouble too. Anything else is a bug, logged with its traceback by the server.
-        if type(exc).__module__.startswith(("web3", "urllib3", "requests")):
-            return _rpc_unavailable(exc)
-        log.error("unexpected %s: %s", type(exc).__name__, exc)
-        return _error(500, f"internal error ({type(exc).__name__}); see the oracle's log")
+        return _unexpected(exc)
 
     def load_task(task_id: int) -> TaskRow:
         with ctx.store.read() as tx:
@@ -474,6 +464,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         found = (spec, frozenset(spec.items), frozenset(spec.labels))
         specs[task_id] = found
         return found
+
+    # The fast path of POST /tasks/{id}/reveals, put in front of the app by build_asgi.
+    app.state.reveal_intake = RevealIntake(ctx.store, ctx.chain, load_spec, ctx.rpc_timeout)
 
     @app.get("/health", summary="liveness, sync state and problems, from memory (never the RPC)")
     async def health() -> dict[str, Any]:
@@ -597,6 +590,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="reveal an annotator's labels and salts (checked against its attestation)",
     )
     async def post_reveal(task_id: TaskId, request: Request) -> JSONResponse:
+        # The exact path: with build_asgi, only the reveals the lane (intake.py) left to it.
         body = validate(RevealIn, parse_json(await request.body()))
         status, payload = await run_in_threadpool(store_reveal, task_id, body)
         return JSONResponse(payload, status_code=status)
@@ -666,11 +660,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         # and the follower may not have seen that yet.
         reveal_deadline = ctx.chain.payout_window_at(task_id, block).reveal_deadline
         if now > reveal_deadline:
-            raise ApiError(
-                409,
-                f"the reveal window of task {task_id} closed at {reveal_deadline} "
-                f"(chain time is {now})",
-            )
+            raise window_closed(task_id, reveal_deadline, now)
         if body.part is not None:
             assembled = stage_part(task_id, annotator, body.part, entries)
             if isinstance(assembled, dict):
@@ -687,54 +677,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
         # One read gives the commitment and its version, so the version is the one the root
         # was checked against.
         matched, version = ctx.chain.attested_version(task_id, annotator, root, len(labels), block)
-        doc = reveal_document(chain_id, escrow, task_id, annotator, version, root, labels)
-        doc_bytes = canonical_json(doc)
+        doc_bytes = reveal_document_bytes(
+            chain_id, escrow, task_id, annotator, version, root, labels
+        )
         receipt = receipt_of(doc_bytes)
-
-        def store(tx: Tx) -> tuple[int, dict[str, Any]]:
-            if tx.state(task_id).sealed_at is not None:
-                raise ApiError(
-                    409, f"the reveal window of task {task_id} is closed: reveals are sealed"
-                )
-            existing = tx.reveal(task_id, annotator)
-            if matched:
-                if existing is not None and existing.version == version:
-                    # The same attestation fixes the same leaves: this is the same reveal.
-                    return 200, _receipt_body(existing, duplicate=True)
-                row = RevealRow(
-                    task_id=task_id,
-                    annotator=annotator,
-                    version=version,
-                    root="0x" + root.hex(),
-                    item_count=len(labels),
-                    reveal_json=doc_bytes.decode("utf-8"),
-                    receipt=receipt,
-                    stored_at=time.time(),
-                )
-                tx.put_reveal(row)
-                tx.clear_parts(task_id, annotator)
-                return 201, _receipt_body(row, duplicate=False)
-            if (
-                existing is not None
-                and json.loads(existing.reveal_json)["labels"] != (doc["labels"])
-            ):
-                raise ApiError(
-                    409,
-                    f"annotator {annotator} already revealed a different label set for task "
-                    f"{task_id} (receipt {existing.receipt}, attestation version "
-                    f"{existing.version}); a new reveal must match a newer attestation",
-                )
-            detail = (
-                "it has no attestation"
-                if version == 0
-                else f"its attestation (version {version}) commits to another root or item count"
-            )
-            raise ApiError(
-                422,
-                f"reveal does not match annotator {annotator}'s on-chain commitment for "
-                f"task {task_id}: the labels and salts give root 0x{root.hex()} over "
-                f"{len(labels)} items, but {detail}",
-            )
+        store = store_job(
+            task_id, annotator, matched, version, root, len(labels), doc_bytes, receipt
+        )
 
         # Committed with the reveals that arrive meanwhile: one fsync for many receipts.
         try:
@@ -911,19 +860,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     return app
 
 
-def _receipt_body(row: RevealRow, *, duplicate: bool) -> dict[str, Any]:
-    return {
-        "receipt": row.receipt,
-        "task_id": row.task_id,
-        "annotator": row.annotator,
-        "version": row.version,
-        "root": row.root,
-        "item_count": row.item_count,
-        "stored_at": row.stored_at,
-        "duplicate": duplicate,
-    }
-
-
 def _rpc_unavailable(exc: BaseException) -> JSONResponse:
     reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
     return _error(
@@ -934,7 +870,28 @@ def _rpc_unavailable(exc: BaseException) -> JSONResponse:
     )
 
 
+def _unexpected(exc: Exception) -> JSONResponse:
+    # web3 raises its own errors for a node that answers with a JSON-RPC error or garbage:
+    # RPC trouble too. Anything else is a bug, logged with its traceback by the server.
+    if type(exc).__module__.startswith(("web3", "urllib3", "requests")):
+        return _rpc_unavailable(exc)
+    log.error("unexpected %s: %s", type(exc).__name__, exc)
+    return _error(500, f"internal error ({type(exc).__name__}); see the oracle's log")
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """What the app's exception handlers answer for `exc` (for the reveal lane, which runs
+    outside the app)."""
+    if isinstance(exc, ApiError):
+        return _error(exc.status, exc.message, exc.retry_after)
+    if isinstance(exc, RPC_ERRORS):
+        return _rpc_unavailable(exc)
+    return _unexpected(exc)
+
+
 def build_asgi(ctx: ApiContext) -> ASGIApp:
-    """The app behind the gate (outermost, so it runs before any parsing)."""
+    """The app behind the gate (outermost, so it runs before any parsing), with the reveal
+    lane (intake.py) in front of FastAPI's routing."""
     app: Any = create_app(ctx)
-    return Gate(app, ctx)
+    lane = RevealLane(app, app.state.reveal_intake, parse_json, error_response)
+    return Gate(lane, ctx)

@@ -160,6 +160,10 @@ class OracleChain:
             self._windows[key] = found
         return found
 
+    def cached_window(self, task_id: int, block: int) -> PayoutWindow | None:
+        """payout_window_at's answer if it is cached (no RPC), else None."""
+        return self._windows.get((task_id, block))
+
     def attested_version(
         self, task_id: int, annotator: str, root: bytes, count: int, block: int
     ) -> tuple[bool, int]:

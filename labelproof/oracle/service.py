@@ -231,6 +231,7 @@ class OracleService:
             max_inflight=config.max_inflight,
             poll_interval=config.poll_interval,
             confirmations=config.confirmations,
+            rpc_timeout=config.api_rpc_timeout,
         )
         current = self.loop_chain.current_rules_id()
         if not self.loop_chain.is_live_oracle(current, self.account.address):

@@ -459,6 +459,17 @@ class Tx:
             (a.task_id, a.annotator, a.version, a.root, a.item_count, a.block, a.log_index),
         )
 
+    def latest_attestation(self, task_id: int, annotator: str) -> AttestationRow | None:
+        """The annotator's newest attestation of the task as the follower has stored it (the
+        reveal intake's view of its commitment; `annotator` checksummed, as stored)."""
+        row = self._one(
+            "SELECT * FROM attestations WHERE task_id = ? AND annotator = ? "
+            "ORDER BY version DESC LIMIT 1",
+            task_id,
+            annotator,
+        )
+        return None if row is None else AttestationRow(**dict(row))
+
     def attestations(self, task_id: int) -> list[AttestationRow]:
         rows = self._all(
             "SELECT * FROM attestations WHERE task_id = ? ORDER BY annotator, version", task_id
@@ -906,6 +917,15 @@ class Store:
                 committer = self._committer
         return committer.run(job)
 
+    def group_write_future(self, job: Callable[[Tx], T]) -> Future[T]:
+        """:meth:`group_write` without the wait: the future is done once the shared transaction
+        has committed (an event loop awaits it with ``asyncio.wrap_future``, no thread parked)."""
+        if self._committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    self._committer = _GroupCommitter(self)
+        return self._committer.submit(job)
+
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
@@ -922,9 +942,12 @@ class _GroupCommitter:
         threading.Thread(target=self._loop, name="store-group-commit", daemon=True).start()
 
     def run(self, job: Callable[[Tx], T]) -> T:
+        return self.submit(job).result()
+
+    def submit(self, job: Callable[[Tx], T]) -> Future[T]:
         done: Future[T] = Future()
         self.jobs.put((job, done))
-        return done.result()
+        return done
 
     def _loop(self) -> None:
         while True:

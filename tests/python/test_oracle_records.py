@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,3 +122,70 @@ def test_compute_payout_scores_what_the_reveals_say() -> None:
     assert computed.root == payout_tree(payouts).root
     assert computed.total == sum(payouts.values())
     assert computed.inputs_hash == "0x" + keccak(computed.bundle).hex()
+
+
+_TEXT = st.text(min_size=1, max_size=12)  # any code point but lone surrogates, quotes included
+
+
+@given(
+    entries=st.dictionaries(_TEXT, _TEXT, min_size=1, max_size=8),
+    salt=st.binary(min_size=32, max_size=32),
+    version=st.integers(0, 2**32 - 1),
+    task_id=st.integers(1, 2**63 - 1),
+)
+@settings(max_examples=200, deadline=None)
+def test_reveal_document_bytes_is_the_canonical_json_of_the_document(
+    entries: dict[str, str], salt: bytes, version: int, task_id: int
+) -> None:
+    """The intake writes the stored reveal out by hand; its bytes (and so the receipt) must be
+    canonical_json(reveal_document(...)) exactly, whatever the items and labels hold."""
+    from labelproof.oracle.records import (
+        RevealedLabel,
+        parse_labels,
+        receipt_of,
+        reveal_document,
+        reveal_document_bytes,
+    )
+
+    labels = parse_labels([(i, v, "0x" + salt.hex()) for i, v in entries.items()])
+    assert labels == sorted(RevealedLabel(i, v, salt) for i, v in entries.items())
+    annotator, escrow = "0x" + "ab" * 20, "0x" + "Cd" * 20
+    args = (31337, escrow, task_id, annotator, version, bytes(range(32)), labels)
+    expected = canonical_json(reveal_document(*args))
+    assert reveal_document_bytes(*args) == expected
+    assert receipt_of(expected) == "0x" + keccak(expected).hex()
+
+
+def test_parse_labels_refuses_what_the_salt_pattern_refuses() -> None:
+    """The salt check without its regex refuses exactly what the pattern refuses."""
+    from labelproof.oracle.records import RevealError, parse_labels
+
+    good = "0x" + "aB" * 32
+    assert parse_labels([("i", "l", good)])[0].salt == bytes.fromhex("ab" * 32)
+    for bad in (
+        "0x" + "ab" * 31,  # 31 bytes
+        "0x" + "ab" * 33,
+        "0X" + "ab" * 32,
+        "ab" * 33,
+        "0x" + "ab" * 31 + " a",  # whitespace fromhex would skip
+        "0x" + "a b" * 21 + "a",
+        "0x" + "gg" * 32,
+        "0x" + "\uff10" * 64,  # full-width digits
+    ):
+        with pytest.raises(RevealError, match=r"labels\[0\]: salt must be 0x followed by 64"):
+            parse_labels([("i", "l", bad)])
+
+
+@given(raw=st.binary(min_size=20, max_size=20), case=st.sampled_from(["lower", "upper", "mixed"]))
+@settings(max_examples=200, deadline=None)
+def test_checksum_address_is_eth_utils(raw: bytes, case: str) -> None:
+    from eth_utils import to_checksum_address
+
+    from labelproof.oracle.records import checksum_address
+
+    expected = to_checksum_address(raw)
+    given_as = {"lower": expected.lower(), "upper": "0x" + expected[2:].upper(), "mixed": expected}
+    assert checksum_address(given_as[case]) == expected
+    for bad in (expected[2:], "0X" + expected[2:], expected + "0", expected[:-1] + "g", b"\0" * 20):
+        with pytest.raises(ValueError, match="is not 0x followed by 40 hex digits"):
+            checksum_address(bad)  # type: ignore[arg-type]

@@ -1,0 +1,75 @@
+"""The reveal intake's shared head read (labelproof/oracle/headread.py), without a chain: a
+caller never gets a read that began before it asked, concurrent callers share one, and RPC
+trouble reaches every caller of the failed read."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from labelproof.node import free_port
+from labelproof.oracle.headread import RawHeadRead, SharedHeadReader
+from labelproof.oracle.onchain import RpcError
+
+
+def test_callers_share_reads_that_began_after_they_asked() -> None:
+    release = [threading.Event(), threading.Event()]
+    began: list[int] = []
+
+    def read() -> tuple[int, int]:
+        n = len(began)
+        began.append(n)
+        assert release[n].wait(10)
+        return n, 1_000 + n
+
+    async def scenario() -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+        reader = SharedHeadReader(read, ThreadPoolExecutor(1))
+        first = [asyncio.ensure_future(reader.head()) for _ in range(3)]
+        while not began:  # read 0 is in flight
+            await asyncio.sleep(0.001)
+        later = [asyncio.ensure_future(reader.head()) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        assert len(began) == 1  # the later callers wait for a read of their own
+        release[0].set()
+        firsts = await asyncio.gather(*first)
+        while len(began) < 2:
+            await asyncio.sleep(0.001)
+        release[1].set()
+        return firsts, await asyncio.gather(*later), reader.reads
+
+    firsts, laters, reads = asyncio.run(scenario())
+    assert firsts == [(0, 1_000)] * 3  # three callers, one read
+    assert laters == [(1, 1_001)] * 4  # asked while read 0 was in flight: read 1, not read 0
+    assert reads == 2
+
+
+def test_a_failed_read_fails_its_callers_and_the_next_read_is_fresh() -> None:
+    answers: list[object] = [RpcError("eth_getBlockByNumber: node down"), (7, 70)]
+
+    def read() -> tuple[int, int]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    async def scenario() -> tuple[list[object], tuple[int, int]]:
+        reader = SharedHeadReader(read, ThreadPoolExecutor(1))
+        failed = await asyncio.gather(reader.head(), reader.head(), return_exceptions=True)
+        return failed, await reader.head()
+
+    failed, head = asyncio.run(scenario())
+    assert all(isinstance(f, RpcError) and "node down" in str(f) for f in failed)
+    assert head == (7, 70)
+
+
+def test_raw_head_read_raises_rpc_errors() -> None:
+    with pytest.raises(ValueError, match="not a plain http"):
+        RawHeadRead("ipc:///tmp/geth.ipc", 1.0)
+    with pytest.raises(ValueError, match="not a plain http"):
+        RawHeadRead("http://user:secret@node.example/rpc", 1.0)
+    dead = RawHeadRead(f"http://127.0.0.1:{free_port()}", 1.0)  # nothing listens there
+    with pytest.raises(RpcError, match="eth_getBlockByNumber: ConnectionRefusedError"):
+        dead()
