@@ -28,9 +28,9 @@ from labelproof.oracle.api import ApiContext, build_asgi
 from labelproof.oracle.follower import Follower
 from labelproof.oracle.health import ServiceStatus
 from labelproof.oracle.intake import RevealIntake, RevealLane
-from labelproof.oracle.onchain import OracleChain
+from labelproof.oracle.onchain import OracleChain, attestation_digest
 from labelproof.oracle.store import Store
-from tests.e2e.test_oracle_service import DAY, Env, attest, deploy_env, make_task
+from tests.e2e.test_oracle_service import Env, attest, deploy_env, make_task
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +79,14 @@ def test_fast_path_and_its_fallbacks(env: Env, tmp_path: Path) -> None:
     oracle.follower.sync()
     assert oracle.post(f"/tasks/{tid}/spec", json.loads(task.spec.to_json())).status_code == 201
     path = f"/tasks/{tid}/reveals"
+    # The follower's view (Attested events decoded by hand) is the registry's commitment.
+    for ann in task.annotators:
+        with oracle.store.read() as tx:
+            row = tx.latest_attestation(tid, ann.address)
+        assert row is not None and (row.task_id, row.annotator) == (tid, ann.address)
+        digest, version = env.registry.functions.attestation(tid, ann.address).call()
+        assert bytes(digest)[:28] == attestation_digest(bytes.fromhex(row.root[2:]), row.item_count)
+        assert row.version == version == 1 and row.item_count == len(ann.labels)
 
     # -- from the follower's view: stored by the fast path
     r = oracle.post(path, first.body())
@@ -157,6 +165,6 @@ def test_fast_path_refusals_match_the_exact_path(env: Env, tmp_path: Path) -> No
     r = oracle.post(path, lower)
     assert r.status_code == 201 and r.json()["annotator"] == ann.address
     assert oracle.intake.accepted == 1
-    env.node.time_travel(2 * DAY)
+    env.node.time_travel(task.reveal_deadline - env.now() + 1)
     r = oracle.post(path, task.annotators[1].body())
     assert r.status_code == 409 and "closed at" in r.json()["error"]
