@@ -32,10 +32,21 @@ _HEAD_REQUEST = json.dumps(
 ).encode()
 
 
+# What a kept-alive connection closed by the other side looks like on its next use.
+_STALE_CONNECTION = (
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+)
+
+
 class RawHeadRead:
     """``eth_getBlockByNumber("latest")`` over one kept-alive connection (one thread only).
     Any failure closes the connection and raises RpcError (a ConnectionError: the API answers
-    503 with Retry-After); the next call connects again."""
+    503 with Retry-After); the next call connects again. A kept-alive connection found closed
+    is replaced once at once."""
 
     def __init__(self, url: str, timeout: float) -> None:
         parts = urlsplit(url)
@@ -50,6 +61,23 @@ class RawHeadRead:
         self._conn: http.client.HTTPConnection | None = None
 
     def __call__(self) -> Head:
+        reused = self._conn is not None
+        try:
+            return self._read()
+        except RpcError as exc:
+            self.close()
+            # A kept-alive connection the node (or a proxy) has closed since: once more on a
+            # new one, as HTTP clients do (the read is idempotent). Never after a timeout,
+            # which would double the wait.
+            if reused and isinstance(exc.__cause__, _STALE_CONNECTION):
+                try:
+                    return self._read()
+                except RpcError:
+                    self.close()
+                    raise
+            raise
+
+    def _read(self) -> Head:
         try:
             if self._conn is None:
                 kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
@@ -67,13 +95,10 @@ class RawHeadRead:
             block = answer["result"]
             return int(block["number"], 16), int(block["timestamp"], 16)
         except RpcError:
-            self.close()
             raise
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
             raise RpcError(f"eth_getBlockByNumber: {type(exc).__name__}: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
-            self.close()
             raise RpcError(f"eth_getBlockByNumber: unreadable answer: {exc}") from exc
 
     def close(self) -> None:

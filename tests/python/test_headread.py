@@ -5,6 +5,8 @@ trouble reaches every caller of the failed read."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socketserver
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,3 +75,34 @@ def test_raw_head_read_raises_rpc_errors() -> None:
     dead = RawHeadRead(f"http://127.0.0.1:{free_port()}", 1.0)  # nothing listens there
     with pytest.raises(RpcError, match="eth_getBlockByNumber: ConnectionRefusedError"):
         dead()
+
+
+def test_raw_head_read_replaces_a_kept_alive_connection_the_node_closed() -> None:
+    """A node (or proxy) that closes idle connections: the next read reconnects at once
+    instead of answering 503."""
+    served: list[int] = []
+
+    class OneAnswerPerConnection(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            request = self.request.recv(65536)
+            assert b"eth_getBlockByNumber" in request
+            served.append(1)
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "result": {"number": "0x2a", "timestamp": "0x64"}}
+            ).encode()
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive"
+                b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            # ...and the connection is closed here, although the answer said keep-alive.
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), OneAnswerPerConnection)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        read = RawHeadRead(f"http://127.0.0.1:{server.server_address[1]}/", 2.0)
+        assert [read() for _ in range(3)] == [(42, 100)] * 3
+        assert len(served) == 3
+    finally:
+        server.shutdown()
+        server.server_close()
