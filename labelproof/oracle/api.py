@@ -13,7 +13,9 @@ Published per task once scored (the latest round scored):
   ``GET /tasks/{id}/reveals``: the bundle's JSON plus ``round``, ``report_hash``, ``inputs_hash``.
 
 Every submission is checked against the chain before anything is stored, and a rejected one
-changes nothing. Errors are JSON ``{"error": "<one line saying what is wrong>"}``.
+changes nothing. A reveal is taken by the reveal lane (intake.py: the follower's view of the
+annotator's attestation, the chain's clock read after it arrived) when it is an ordinary one,
+else by the exact path here; both give the same answers. Errors are JSON ``{"error": "<one line saying what is wrong>"}``.
 
 Status codes:
 
