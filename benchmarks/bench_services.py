@@ -393,6 +393,8 @@ def intake_run(
     # Each client takes every other body from `first` on: distinct annotators, no overlap
     # with earlier runs (run k of n starts at a fresh slice of the pool).
     start_at = time.time() + 5  # both clients loaded and connected by then
+    assert oracle.proc is not None
+    pids = {"oracle": oracle.proc.pid, "anvil": oracle.chain.node.process.pid}
     procs = [
         ctx.Process(
             target=_client_main,
@@ -405,8 +407,11 @@ def intake_run(
     ]
     for p in procs:
         p.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items()}
     for p in procs:
         p.join()
+    cpu = {name: process_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     results = [r for out in outs for r in json.loads(out.read_text())]
     stored = sorted(lat for _, lat, status in results if status == 201)
     statuses: dict[str, int] = {}
@@ -430,7 +435,15 @@ def intake_run(
         "p50_ms": pct(0.50) if stored else None,
         "p99_ms": pct(0.99) if stored else None,
         "p99_ms_all_responses": round(every[min(len(every) - 1, int(0.99 * len(every)))] * 1000, 1),
+        # CPU time (user + system) of the oracle process and of anvil per request answered.
+        "cpu_ms_per_request": {k: round(1000 * v / len(results), 2) for k, v in cpu.items()},
     }
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reveal_body(r: Reveal) -> bytes:
