@@ -15,7 +15,8 @@ Published per task once scored (the latest round scored):
 Every submission is checked against the chain before anything is stored, and a rejected one
 changes nothing. A reveal is taken by the reveal lane (intake.py: the follower's view of the
 annotator's attestation, the chain's clock read after it arrived) when it is an ordinary one,
-else by the exact path here; both give the same answers. Errors are JSON ``{"error": "<one line saying what is wrong>"}``.
+else by the exact path here; both give the same answers. Errors are JSON
+``{"error": "<one line saying what is wrong>"}``.
 
 Status codes:
 
