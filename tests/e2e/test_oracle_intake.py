@@ -9,6 +9,7 @@ client, with the follower run by hand so the test decides what it has seen.
 * right after the chain's clock jumps past the reveal deadline, before anything else has
   looked at the chain, a reveal the follower's view would accept is refused (409): the clock
   is read after the reveal arrived, never cached;
+* a reveal of more than INLINE_LABELS labels is hashed in a worker thread, same receipt;
 * concurrent reveals share head reads (headread.py), unit-tested in tests/python.
 """
 
@@ -27,9 +28,11 @@ from labelproof.node import start_anvil
 from labelproof.oracle.api import ApiContext, build_asgi
 from labelproof.oracle.follower import Follower
 from labelproof.oracle.health import ServiceStatus
-from labelproof.oracle.intake import RevealIntake, RevealLane
+from labelproof.oracle.intake import INLINE_LABELS, RevealIntake, RevealLane
 from labelproof.oracle.onchain import OracleChain, attestation_digest
+from labelproof.oracle.records import receipt_of
 from labelproof.oracle.store import Store
+from labelproof.spec import canonical_json
 from tests.e2e.test_oracle_service import Env, attest, deploy_env, make_task
 
 
@@ -168,3 +171,25 @@ def test_fast_path_refusals_match_the_exact_path(env: Env, tmp_path: Path) -> No
     env.node.time_travel(task.reveal_deadline - env.now() + 1)
     r = oracle.post(path, task.annotators[1].body())
     assert r.status_code == 409 and "closed at" in r.json()["error"]
+
+
+def test_a_reveal_over_the_inline_size_is_hashed_in_a_worker_thread(
+    env: Env, tmp_path: Path
+) -> None:
+    """Reveals of more than INLINE_LABELS labels take the fast path too, their hashing moved
+    off the event loop; the receipt is the exact path's (same document bytes)."""
+    oracle = InProcessOracle(env, tmp_path)
+    task = make_task(env, seed=73, n_items=INLINE_LABELS + 1, accuracies=(0.9,), gold_items=0)
+    tid = task.task_id
+    [ann] = task.annotators
+    oracle.follower.sync()
+    assert oracle.post(f"/tasks/{tid}/spec", json.loads(task.spec.to_json())).status_code == 201
+    r = oracle.post(f"/tasks/{tid}/reveals", ann.body())
+    assert r.status_code == 201, r.text
+    assert r.json()["item_count"] == INLINE_LABELS + 1
+    assert oracle.intake.accepted == 1
+    with oracle.store.read() as tx:
+        row = tx.reveal(tid, ann.address)
+    assert row is not None and receipt_of(row.reveal_json.encode()) == r.json()["receipt"]
+    document = json.loads(row.reveal_json)
+    assert canonical_json(document) == row.reveal_json.encode()  # stored canonical
