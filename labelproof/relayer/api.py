@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from anyio.to_thread import run_sync
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -179,7 +178,7 @@ def _intake(relay: Relay) -> ASGIApp:
             response = _invalid(exc.errors(), prefix="body")
         else:
             try:
-                status, data = await run_sync(relay.submit, parsed)
+                status, data = await relay.submit_async(parsed)
                 response = JSONResponse(status_code=status, content=data)
             except RelayError as exc:
                 response = _error(exc.status, exc.message, exc.retry_after)

@@ -229,15 +229,38 @@ class Tx:
         version: int,
         signature: str,
         now: float,
-    ) -> bool:
-        """Store a new queued entry; False if this digest is already stored."""
+    ) -> EntryRow | None:
+        """Store a new queued entry and return its row; None if this digest is already
+        stored (the row is built from what was inserted, not read back: intake's hot path)."""
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO entries (hash, task_id, annotator, root, item_count, version, "
             "signature, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', "
             "?, ?)",
             (digest, str(task_id), annotator, root, item_count, version, signature, now, now),
         )
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return None
+        return EntryRow(
+            seq=int(cur.lastrowid or 0),
+            hash=digest,
+            task_id=task_id,
+            annotator=annotator,
+            root=root,
+            item_count=item_count,
+            version=version,
+            signature=signature,
+            state="queued",
+            batch_id=None,
+            tx_hash=None,
+            block=None,
+            block_hash=None,
+            error=None,
+            reason=None,
+            attempts=0,
+            gas=None,
+            received_at=now,
+            updated_at=now,
+        )
 
     def queued(self, limit: int) -> list[EntryRow]:
         rows = self._all("SELECT * FROM entries WHERE state = 'queued' ORDER BY seq LIMIT ?", limit)
