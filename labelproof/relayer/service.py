@@ -51,10 +51,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, TransactionNotFound
-from web3.logs import DISCARD
 
 from labelproof.client import Chain, error_name
-from labelproof.grouping import GroupWorker
 from labelproof.relayer import rpc
 from labelproof.relayer.intake import AttestationIn, Checked, RelayError, check_signature
 from labelproof.relayer.intake import domain_separator as make_domain_separator
@@ -65,7 +63,8 @@ from labelproof.relayer.policy import (
     enrollment_signer,
 )
 from labelproof.relayer.reads import ChainFacts, ChainReads, Unreadable
-from labelproof.relayer.store import BatchRow, EntryRow, Store, StoreError
+from labelproof.relayer.store import BatchRow, EntryRow, Store, StoreError, Tx
+from labelproof.relayer.wire import Receipt, attest_by_sig_calldata, batch_outcomes
 from labelproof.settlement import task_dict
 
 log = logging.getLogger("labelproof.relay")
@@ -171,17 +170,17 @@ class Relay:
         self.by_task = RateLimits(self.config.rate_per_task)
         self._charged: dict[int, int] = {}
         self._last_reorg_check = 0.0
-        self.writer = GroupCommit(self)
         provider: Any = chain.w3.provider
-        self.chain_reads = ChainReads(
-            rpc.RawRpc(
-                str(provider.endpoint_uri),
-                float(provider.get_request_kwargs().get("timeout", 10)),
-            ),
-            chain.deployment.registry,
+        # Plain JSON-RPC for the hot reads (intake's facts, the batch's receipt).
+        self.raw = rpc.RawRpc(
+            str(provider.endpoint_uri), float(provider.get_request_kwargs().get("timeout", 10))
         )
+        self.chain_reads = ChainReads(self.raw, chain.deployment.registry)
         self.identity = live_identity(chain)
         self._bind(archive_stale_state)
+        # Intake's entries are stored by the store's group commit: one fsync per group of
+        # requests (synchronous=FULL stays on), each request answered once its own is stored.
+        self.store.on_group_commit = lambda: crash_point("after_intake")
         self._load_charges()
         self._refresh_counts()
 
@@ -290,7 +289,7 @@ class Relay:
             self._charged[c.task_id] = charged + GAS_PER_ENTRY
             self.by_address.take(c.annotator)
             self.by_task.take(c.task_id)
-        future = self.writer.submit(c)
+        future = self.store.group_submit(lambda tx: _add_entry(tx, c))
         future.add_done_callback(lambda done: self._written(c, done))
         return future
 
@@ -637,8 +636,7 @@ class Relay:
             with self.store.write() as tx:
                 tx.set_batch(batch.id, state="abandoned", note="no entries")
             return batch
-        fn = self.chain.registry.functions.attestBySig([e.as_tuple() for e in entries])
-        data = fn._encode_transaction_data()
+        data = attest_by_sig_calldata(entries)
         call = {"from": self.address, "to": self.chain.deployment.registry, "data": data}
         try:
             estimate = int(self.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
@@ -662,7 +660,7 @@ class Relay:
             return BatchRow(**{**batch.__dict__, "state": "abandoned"})
         nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
         max_fee, priority = self._fees()
-        tx_fields = {
+        tx_fields: dict[str, Any] = {
             "type": 2,
             "chainId": self.chain.chain_id,
             "nonce": nonce,
@@ -747,16 +745,17 @@ class Relay:
         crash_point("after_broadcast")
         return sent
 
-    def _receipt(self, batch_id: int) -> Any:
+    def _receipt(self, batch_id: int) -> Receipt | None:
+        """The receipt of whichever signed version of the batch was mined (the newest first),
+        all asked in one JSON-RPC batch."""
         with self.store.read() as tx:
             hashes = tx.signed_txs(batch_id)
-        for h in reversed(hashes):
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(h)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                continue
-            if receipt is not None:
-                return receipt
+        if not hashes:
+            return None
+        answers = self.raw.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        for answer in reversed(answers):
+            if answer is not None:
+                return Receipt.from_json(answer)
         return None
 
     def _check(self, batch: BatchRow, wait: float = 0.0) -> None:
@@ -823,14 +822,13 @@ class Relay:
             log.warning("%s", note)
             return
         entries = self._ordered(batch.id)
-        fn = self.chain.registry.functions.attestBySig([e.as_tuple() for e in entries])
         signed = self.account.sign_transaction(
             {
                 "type": 2,
                 "chainId": self.chain.chain_id,
                 "nonce": batch.nonce,
                 "to": to_checksum_address(self.chain.deployment.registry),
-                "data": fn._encode_transaction_data(),
+                "data": attest_by_sig_calldata(entries),
                 "value": 0,
                 "gas": batch.gas_limit,
                 "maxFeePerGas": max_fee,
@@ -862,18 +860,15 @@ class Relay:
         )
         self._broadcast(bumped)
 
-    def _settle(self, batch: BatchRow, receipt: Any) -> None:
+    def _settle(self, batch: BatchRow, receipt: Receipt) -> None:
         """Each entry's fate from the receipt: Attested (confirmed) or AttestationSkipped at
         its index (failed, with the error a direct attest would have raised)."""
-        registry = self.chain.registry
         entries = self._ordered(batch.id)
-        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
-        block = int(receipt["blockNumber"])
-        block_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
-        gas_used = int(receipt["gasUsed"])
+        tx_hash, block, block_hash = receipt.tx_hash, receipt.block, receipt.block_hash
+        gas_used = receipt.gas_used
         share = gas_used // max(1, len(entries))
         now = time.time()
-        if receipt["status"] != 1:
+        if receipt.status != 1:
             # The whole transaction failed (out of gas?): no entry was judged.
             with self.store.write() as tx:
                 for e in entries:
@@ -894,19 +889,7 @@ class Relay:
                 tx.set_batch(batch.id, note=f"reverted in {tx_hash}")
             log.warning("batch %d reverted in %s", batch.id, tx_hash)
             return
-        skipped = {
-            int(ev["args"]["index"]): bytes(ev["args"]["reason"])
-            for ev in registry.events.AttestationSkipped().process_receipt(receipt, errors=DISCARD)
-        }
-        recorded = {
-            (
-                int(ev["args"]["taskId"]),
-                to_checksum_address(ev["args"]["annotator"]),
-                int(ev["args"]["version"]),
-                "0x" + bytes(ev["args"]["root"]).hex(),
-            )
-            for ev in registry.events.Attested().process_receipt(receipt, errors=DISCARD)
-        }
+        skipped, recorded = batch_outcomes(receipt, self.chain.deployment.registry)
         outcomes: list[tuple[EntryRow, str, str | None, str | None]] = []
         for index, e in enumerate(entries):
             if (e.task_id, e.annotator, e.version, e.root) in recorded and index not in skipped:
@@ -1014,10 +997,9 @@ class Relay:
                 continue
             receipt = self._receipt(batch.id)
             now = time.time()
-            if receipt is not None and receipt["status"] == 1:
+            if receipt is not None and receipt.status == 1:
                 # Included again in another block: same outcome, new place.
-                new_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
-                new_block = int(receipt["blockNumber"])
+                new_hash, new_block = receipt.block_hash, receipt.block
                 with self.store.write() as tx:
                     tx.set_batch(batch.id, block=new_block, block_hash=new_hash)
                     for e in tx.batch_entries(batch.id):
@@ -1110,47 +1092,17 @@ class Relay:
         self.store.close()
 
 
-class GroupCommit:
-    """Stores accepted entries in shared transactions: every entry that arrived while the
-    previous transaction was being made durable goes into the next one, so intake pays one
-    fsync per group instead of one per attestation (synchronous=FULL stays on). Each request
-    waits until its own entry is committed before it answers."""
-
-    MAX_GROUP = 512
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.worker: GroupWorker[Checked, tuple[bool, EntryRow]] = GroupWorker(
-            "relay-intake-writer", self._commit, self.MAX_GROUP
-        )
-
-    def submit(self, checked: Checked) -> Future[tuple[bool, EntryRow]]:
-        """A future of (added, the stored row): added is False if the digest was stored."""
-        return self.worker.submit(checked)
-
-    def _commit(self, group: list[Checked]) -> list[tuple[bool, EntryRow]]:
-        now = time.time()
-        written: list[tuple[bool, EntryRow]] = []
-        with self.relay.store.write() as tx:
-            for c in group:
-                row = tx.add_entry(
-                    c.digest,
-                    c.task_id,
-                    c.annotator,
-                    c.root,
-                    c.item_count,
-                    c.version,
-                    c.signature,
-                    now,
-                )
-                if row is not None:
-                    written.append((True, row))
-                else:
-                    known = tx.entry(c.digest)
-                    assert known is not None
-                    written.append((False, known))
-        crash_point("after_intake")
-        return written
+def _add_entry(tx: Tx, c: Checked) -> tuple[bool, EntryRow]:
+    """Intake's write (a group-commit job): (True, the new row), or (False, the row already
+    stored under this digest)."""
+    row = tx.add_entry(
+        c.digest, c.task_id, c.annotator, c.root, c.item_count, c.version, c.signature, time.time()
+    )
+    if row is not None:
+        return True, row
+    known = tx.entry(c.digest)
+    assert known is not None
+    return False, known
 
 
 class _Backoff(Exception):
