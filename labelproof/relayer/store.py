@@ -373,6 +373,11 @@ class Store(SqliteStore[Tx]):
     def _tx(self, conn: sqlite3.Connection) -> Tx:
         return Tx(conn)
 
+    def entry(self, digest: str) -> EntryRow | None:
+        """One entry by its digest, outside any transaction (one statement is its own
+        snapshot): intake's duplicate check, without a BEGIN and a ROLLBACK around it."""
+        return Tx(self._conn()).entry(digest)
+
     def _version_mismatch(self, found: str) -> str:
         return (
             f"{self.path}: relayer schema version {found}, this relayer needs "
