@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 from labelproof.grouping import GroupWorker
 
 T = TypeVar("T")
-TxT = TypeVar("TxT")
+TxT = TypeVar("TxT", bound="Queries")
 
 Job = Callable[[Any], Any]
 
@@ -68,12 +68,34 @@ def recorded_schema_version(conn: sqlite3.Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
+class Queries:
+    """A store's queries on one connection, inside one transaction (the base of each store's
+    ``Tx``): row helpers and the ``meta`` table every store has."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return list(self.conn.execute(sql, args).fetchall())
+
+    def meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", key)
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
 class SqliteStore(Generic[TxT]):
     """Thread-safe access to one database: one SQLite connection per thread.
 
     A subclass sets :attr:`SCHEMA` (``CREATE ... IF NOT EXISTS`` statements, including a
     ``meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`` table) and :attr:`SCHEMA_VERSION`,
-    and implements :meth:`_tx` (its query class around a connection) and
+    implements :meth:`_tx` (its :class:`Queries` subclass around a connection) and may word
     :meth:`_version_mismatch` (what to tell the operator about a database of another version).
     """
 

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from labelproof.sqlite import SqliteStore, StoreError
+from labelproof.sqlite import Queries, SqliteStore, StoreError
 
 __all__ = ["BatchRow", "EntryRow", "Store", "StoreError", "Tx"]
 
@@ -130,6 +130,42 @@ class EntryRow:
     received_at: float
     updated_at: float
 
+    @classmethod
+    def queued(
+        cls,
+        seq: int,
+        digest: str,
+        task_id: int,
+        annotator: str,
+        root: str,
+        item_count: int,
+        version: int,
+        signature: str,
+        now: float,
+    ) -> EntryRow:
+        """A new entry as intake stores it: queued, in no batch, no attempts yet."""
+        return cls(
+            seq=seq,
+            hash=digest,
+            task_id=task_id,
+            annotator=annotator,
+            root=root,
+            item_count=item_count,
+            version=version,
+            signature=signature,
+            state="queued",
+            batch_id=None,
+            tx_hash=None,
+            block=None,
+            block_hash=None,
+            error=None,
+            reason=None,
+            attempts=0,
+            gas=None,
+            received_at=now,
+            updated_at=now,
+        )
+
     def as_tuple(self) -> tuple[Any, ...]:
         """The ``SignedAttestation`` struct of ``attestBySig``."""
         sig = bytes.fromhex(self.signature[2:])
@@ -177,27 +213,8 @@ def _batch(row: sqlite3.Row) -> BatchRow:
     return BatchRow(**dict(row))
 
 
-class Tx:
+class Tx(Queries):
     """Queries on one connection inside one transaction (see Store.read / Store.write)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
-        return row
-
-    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return list(self.conn.execute(sql, args).fetchall())
-
-    # -- meta
-
-    def meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", key)
-        return None if row is None else str(row["value"])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- entries
 
@@ -226,26 +243,16 @@ class Tx:
         )
         if cur.rowcount != 1:
             return None
-        return EntryRow(
-            seq=int(cur.lastrowid or 0),
-            hash=digest,
-            task_id=task_id,
-            annotator=annotator,
-            root=root,
-            item_count=item_count,
-            version=version,
-            signature=signature,
-            state="queued",
-            batch_id=None,
-            tx_hash=None,
-            block=None,
-            block_hash=None,
-            error=None,
-            reason=None,
-            attempts=0,
-            gas=None,
-            received_at=now,
-            updated_at=now,
+        return EntryRow.queued(
+            int(cur.lastrowid or 0),
+            digest,
+            task_id,
+            annotator,
+            root,
+            item_count,
+            version,
+            signature,
+            now,
         )
 
     def queued(self, limit: int) -> list[EntryRow]:

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from labelproof.sqlite import SqliteStore, StoreError, sqlite_path
+from labelproof.sqlite import Queries, SqliteStore, StoreError, sqlite_path
 
 
-class Tx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
+class Tx(Queries):
     def add(self, name: str) -> int:
         return int(
             self.conn.execute("INSERT INTO things (name) VALUES (?)", (name,)).lastrowid or 0
@@ -53,6 +50,8 @@ def test_urls_modes_and_schema_versions(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with store.read() as tx:
+        assert tx.meta("schema_version") == "3"
     store.close()
     Things(url).close()  # the same version opens again
 

@@ -114,26 +114,16 @@ def test_signatures_the_registry_would_refuse_are_422(env: Env) -> None:
 
 def _entries(env: Env, task: int, bodies: list[dict[str, Any]]) -> list[EntryRow]:
     return [
-        EntryRow(
-            seq=i,
-            hash="0x" + bytes(32).hex(),
-            task_id=task,
-            annotator=b["annotator"],
-            root=b["root"],
-            item_count=b["item_count"],
-            version=b["version"],
-            signature=b["signature"],
-            state="queued",
-            batch_id=None,
-            tx_hash=None,
-            block=None,
-            block_hash=None,
-            error=None,
-            reason=None,
-            attempts=0,
-            gas=None,
-            received_at=0.0,
-            updated_at=0.0,
+        EntryRow.queued(
+            i,
+            "0x" + bytes(32).hex(),
+            task,
+            b["annotator"],
+            b["root"],
+            b["item_count"],
+            b["version"],
+            b["signature"],
+            0.0,
         )
         for i, b in enumerate(bodies)
     ]
