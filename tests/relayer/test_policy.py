@@ -138,6 +138,15 @@ def test_bad_bodies_are_4xx_json(env: Env) -> None:
         assert isinstance(r.json()["error"], str)
         assert _entries(relay) == before
     assert http.get("/attestations/" + "z" * 500).status_code == 404
+    # a body sent in chunks, with no length declared, is cut off at the limit too
+    before = _entries(relay)
+    r = http.post(
+        "/attestations",
+        content=iter([b"x" * 10_000, b"x" * 10_000]),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 413 and "exceeds the limit of 16384 bytes" in r.json()["error"]
+    assert _entries(relay) == before
 
 
 @pytest.mark.parametrize("declared", [100, None])
