@@ -31,9 +31,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from labelproof.sqlite import Queries, SqliteStore, StoreError
-
-__all__ = ["BatchRow", "EntryRow", "Store", "StoreError", "Tx"]
+from labelproof.sqlite import Queries, SqliteStore
+from labelproof.sqlite import StoreError as StoreError  # re-exported: callers import it here
 
 SCHEMA_VERSION = "1"
 
