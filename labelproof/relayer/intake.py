@@ -1,18 +1,28 @@
 """Checking one signed attestation off chain: its fields, its EIP-712 digest and its signer.
 
-Pure functions, no chain access: the digest is computed from a precomputed domain separator
-(the same bytes as ``eth_account``'s ``encode_typed_data``, about twenty times faster), so
-intake spends its time on the signature recovery and the database, not on encoding.
+Pure functions, no chain access, on the intake's hot path (about 40 µs an attestation):
+
+* the digest is computed from a precomputed domain separator (the same bytes as
+  ``eth_account``'s ``encode_typed_data``, about twenty times faster);
+* keccak256 is pysha3's C function, not eth_hash's pycryptodome backend (ctypes, about 8 µs a
+  hash against 1 µs);
+* the signer is recovered by libsecp256k1 through coincurve directly (what eth_keys' coincurve
+  backend calls, without its objects), and compared as 20 bytes; only an address that goes
+  into an answer is checksummed.
+
+The rules are the registry's ``attestBySig`` (and OpenZeppelin's ``ECDSA.tryRecover``): v is 27
+or 28 (0 and 1 are taken as 27 and 28 and stored normalised), s in the lower half of the curve
+order, r and s that recover a key, and that key's address is the annotator's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature
-from eth_utils import is_address, keccak, to_checksum_address
+from coincurve import PublicKey
+from eth_utils import is_address
 from pydantic import BaseModel, ConfigDict, Field
+from sha3 import keccak_256
 
 from labelproof.commitments import (
     ATTESTATION_TYPES,
@@ -57,6 +67,26 @@ class Checked:
     signature: str  # 0x + 130 hex, v normalised to 27/28
 
 
+def keccak(data: bytes) -> bytes:
+    return bytes(keccak_256(data).digest())
+
+
+def checksum_address(raw: bytes) -> str:
+    """EIP-55: the 20 bytes as 0x hex, a letter upper case where the hash of the lower-case hex
+    has its nibble >= 8 (``eth_utils.to_checksum_address``'s answer, a twentieth of its time)."""
+    text = raw.hex()
+    nibbles = keccak_256(text.encode()).hexdigest()
+    return "0x" + "".join(c.upper() if n >= "8" else c for c, n in zip(text, nibbles, strict=False))
+
+
+def address_bytes(text: str) -> bytes | None:
+    """The 20 bytes of an address in any form eth_utils accepts (40 hex digits, 0x-prefixed or
+    not, any case), or None."""
+    if not is_address(text):
+        return None
+    return bytes.fromhex(text[-40:])
+
+
 def _type_string(name: str, fields: list[dict[str, str]]) -> bytes:
     return f"{name}({','.join(f['type'] + ' ' + f['name'] for f in fields)})".encode()
 
@@ -68,22 +98,36 @@ DOMAIN_TYPEHASH = keccak(_type_string("EIP712Domain", EIP712_DOMAIN_TYPE))
 def domain_separator(chain_id: int, registry: str) -> bytes:
     return keccak(
         DOMAIN_TYPEHASH
-        + keccak(text=REGISTRY_DOMAIN_NAME)
-        + keccak(text=REGISTRY_DOMAIN_VERSION)
+        + keccak(REGISTRY_DOMAIN_NAME.encode())
+        + keccak(REGISTRY_DOMAIN_VERSION.encode())
         + chain_id.to_bytes(32, "big")
         + bytes(12)
-        + bytes.fromhex(to_checksum_address(registry)[2:])
+        + _registry_bytes(registry)
     )
 
 
+def _registry_bytes(registry: str) -> bytes:
+    raw = address_bytes(registry)
+    if raw is None:
+        raise ValueError(f"registry {registry!r} is not an address")
+    return raw
+
+
 def attestation_digest(
-    separator: bytes, task_id: int, annotator: str, root: bytes, item_count: int, version: int
+    separator: bytes,
+    task_id: int,
+    annotator: str | bytes,
+    root: bytes,
+    item_count: int,
+    version: int,
 ) -> bytes:
+    """The EIP-712 digest the annotator signs (``annotator`` as 0x hex or its 20 bytes)."""
+    owner = annotator if isinstance(annotator, bytes) else bytes.fromhex(annotator[2:])
     struct = keccak(
         ATTESTATION_TYPEHASH
         + task_id.to_bytes(32, "big")
         + bytes(12)
-        + bytes.fromhex(annotator[2:])
+        + owner
         + root
         + item_count.to_bytes(32, "big")
         + version.to_bytes(32, "big")
@@ -102,11 +146,24 @@ def _hex_bytes(value: str, size: int, what: str) -> bytes:
     return raw
 
 
+def recover_address(digest: bytes, r: bytes, s: bytes, recovery_id: int) -> bytes | None:
+    """The 20-byte address whose key signed ``digest`` as (r, s, recovery id 0/1), or None if
+    the signature recovers no key (r or s zero or not below the curve order, no such point)."""
+    try:
+        key = PublicKey.from_signature_and_message(
+            r + s + bytes([recovery_id]), digest, hasher=None
+        )
+    except ValueError:
+        return None
+    return keccak(key.format(compressed=False)[1:])[12:]
+
+
 def check_signature(body: AttestationIn, separator: bytes) -> Checked:
     """The attestation with its digest, or RelayError(422) saying what is wrong with it."""
-    if not is_address(body.annotator):
+    owner = address_bytes(body.annotator)
+    if owner is None:
         raise RelayError(422, f"annotator {body.annotator!r} is not an address")
-    annotator = to_checksum_address(body.annotator)
+    annotator = checksum_address(owner)
     root = _hex_bytes(body.root, 32, "root")
     if root == bytes(32):
         raise RelayError(422, "root must not be zero")
@@ -116,25 +173,17 @@ def check_signature(body: AttestationIn, separator: bytes) -> Checked:
         v += 27
     if v not in (27, 28):
         raise RelayError(422, f"signature v must be 27 or 28, got {sig[64]}")
-    s_value = int.from_bytes(s, "big")
-    if s_value > SECP256K1_HALF_N:
+    if int.from_bytes(s, "big") > SECP256K1_HALF_N:
         raise RelayError(422, "signature s is in the upper half of the curve order (malleable)")
-    r_value = int.from_bytes(r, "big")
-    digest = attestation_digest(
-        separator, body.task_id, annotator, root, body.item_count, body.version
-    )
-    try:
-        signer = keys.Signature(vrs=(v - 27, r_value, s_value)).recover_public_key_from_msg_hash(
-            digest
-        )
-        recovered = signer.to_checksum_address()
-    except (BadSignature, ValueError):
-        raise RelayError(422, "the signature does not recover to any address") from None
-    if recovered != annotator:
+    digest = attestation_digest(separator, body.task_id, owner, root, body.item_count, body.version)
+    recovered = recover_address(digest, r, s, v - 27)
+    if recovered is None:
+        raise RelayError(422, "the signature does not recover to any address")
+    if recovered != owner:
         raise RelayError(
             422,
-            f"the signature is by {recovered}, not the annotator {annotator} (signed over "
-            f"another message, chain or registry?)",
+            f"the signature is by {checksum_address(recovered)}, not the annotator {annotator} "
+            "(signed over another message, chain or registry?)",
         )
     return Checked(
         digest="0x" + digest.hex(),

@@ -59,6 +59,9 @@ class Bucket:
     def take(self) -> None:
         self.tokens -= 1
 
+    def give_back(self) -> None:
+        self.tokens = min(self.burst, self.tokens + 1)
+
 
 class RateLimits:
     """Per-key token buckets (per annotator, per task); thread-safe."""
@@ -89,6 +92,13 @@ class RateLimits:
                 for k in [k for k, b in self.buckets.items() if b.wait(now) == 0 and k != key]:
                     if self.buckets[k].tokens >= self.buckets[k].burst:
                         del self.buckets[k]
+
+    def refund(self, key: object) -> None:
+        """Give back a token taken for a request that ended up not using it."""
+        with self.lock:
+            bucket = self.buckets.get(key)
+            if bucket is not None:
+                bucket.give_back()
 
 
 def enrollment_message(chain_id: int, registry: str, task_id: int, annotators: list[str]) -> str:

@@ -113,7 +113,18 @@ class RawRpc:
         return conn
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        """The ``result`` of each call, in order; a call's JSON-RPC error raises ValueError."""
+        """The ``result`` of each call, in order; a call's JSON-RPC error raises ValueError
+        (RpcUnavailable for a rate limit or a provider's internal error)."""
+        results = self.batch_outcomes(calls)
+        for outcome in results:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return results
+
+    def batch_outcomes(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Each call's ``result``, or for a call the node answered with an error, that error
+        as an exception instance (RpcUnavailable if transient, else ValueError), so one bad
+        call does not spoil the others. The batch as a whole failing raises RpcUnavailable."""
         body = json.dumps(
             [
                 {"jsonrpc": "2.0", "id": i, "method": m, "params": p}
@@ -141,14 +152,16 @@ class RawRpc:
             error = answers.get("error") if isinstance(answers, dict) else answers
             raise RpcUnavailable(f"the node refused the batch: {error!r:.200}")
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-        results = []
+        results: list[Any] = []
         for i in range(len(calls)):
             answer = by_id.get(i)
-            if answer is None or "result" not in answer:
-                error = answer.get("error") if answer else "no answer"
-                code = error.get("code") if isinstance(error, dict) else None
-                if code in TRANSIENT_CODES:
-                    raise RpcUnavailable(f"{calls[i][0]}: {error!r:.200}")
-                raise ValueError(f"{calls[i][0]}: {error!r:.200}")
-            results.append(answer["result"])
+            if answer is not None and "result" in answer:
+                results.append(answer["result"])
+                continue
+            error = answer.get("error") if answer else "no answer"
+            code = error.get("code") if isinstance(error, dict) else None
+            if code in TRANSIENT_CODES:
+                results.append(RpcUnavailable(f"{calls[i][0]}: {error!r:.200}"))
+            else:
+                results.append(ValueError(f"{calls[i][0]}: {error!r:.200}"))
         return results

@@ -33,24 +33,24 @@ Test hook: ``LABELPROOF_RELAY_CRASH_AT`` (comma-separated: ``after_intake``, ``a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
-import queue
 import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import BlockNotFound, TransactionNotFound
-from web3.logs import DISCARD
 
 from labelproof.client import Chain, error_name
 from labelproof.relayer import rpc
@@ -62,7 +62,9 @@ from labelproof.relayer.policy import (
     enrollment_message,
     enrollment_signer,
 )
-from labelproof.relayer.store import BatchRow, EntryRow, Store, StoreError
+from labelproof.relayer.reads import ChainFacts, ChainReads, Unreadable
+from labelproof.relayer.store import BatchRow, EntryRow, Store, StoreError, Tx
+from labelproof.relayer.wire import Receipt, attest_by_sig_calldata, batch_outcomes
 from labelproof.settlement import task_dict
 
 log = logging.getLogger("labelproof.relay")
@@ -71,8 +73,6 @@ CRASH_ENV = "LABELPROOF_RELAY_CRASH_AT"
 CRASH_POINTS = ("after_intake", "after_batch", "after_sign", "after_broadcast", "after_mined")
 MAX_ATTEMPTS = 3  # batches an entry may be in whose whole transaction reverted
 GWEI = 10**9
-WINDOW_SEL = keccak(text="window(uint256)")[:4]
-ATTESTATION_SEL = keccak(text="attestation(uint256,address)")[:4]
 
 
 def crash_point(name: str) -> None:
@@ -170,13 +170,17 @@ class Relay:
         self.by_task = RateLimits(self.config.rate_per_task)
         self._charged: dict[int, int] = {}
         self._last_reorg_check = 0.0
-        self.writer = GroupCommit(self)
         provider: Any = chain.w3.provider
-        self.reads = rpc.RawRpc(
+        # Plain JSON-RPC for the hot reads (intake's facts, the batch's receipt).
+        self.raw = rpc.RawRpc(
             str(provider.endpoint_uri), float(provider.get_request_kwargs().get("timeout", 10))
         )
+        self.chain_reads = ChainReads(self.raw, chain.deployment.registry)
         self.identity = live_identity(chain)
         self._bind(archive_stale_state)
+        # Intake's entries are stored by the store's group commit: one fsync per group of
+        # requests (synchronous=FULL stays on), each request answered once its own is stored.
+        self.store.on_group_commit = lambda: crash_point("after_intake")
         self._load_charges()
         self._refresh_counts()
 
@@ -228,52 +232,92 @@ class Relay:
     # -- intake
 
     def submit(self, body: AttestationIn) -> tuple[int, dict[str, Any]]:
+        """Intake from a thread: (status, answer) or RelayError. See :meth:`submit_async`."""
+        checked = self._screen(body)
+        if isinstance(checked, EntryRow):
+            return 200, self.describe(checked)
+        try:
+            facts = self.chain_reads.facts(checked.task_id, checked.annotator).result()
+        except Exception as exc:
+            raise self._node_error("reading the registry", exc) from None
+        return self._answer(self._store_entry(checked, facts).result())
+
+    async def submit_async(self, body: AttestationIn) -> tuple[int, dict[str, Any]]:
+        """Intake on the event loop (the HTTP hot path): the signature and policy checks run
+        here (tens of µs), the chain reads and the durable write in their group threads, with
+        no worker thread held per request. Answers 202 once the entry is committed, 200 for
+        an attestation already stored, or raises RelayError."""
+        checked = self._screen(body)
+        if isinstance(checked, EntryRow):
+            return 200, self.describe(checked)
+        try:
+            facts = await asyncio.wrap_future(
+                self.chain_reads.facts(checked.task_id, checked.annotator)
+            )
+        except Exception as exc:
+            raise self._node_error("reading the registry", exc) from None
+        return self._answer(await asyncio.wrap_future(self._store_entry(checked, facts)))
+
+    def _screen(self, body: AttestationIn) -> Checked | EntryRow:
+        """The checks that need no node: the attestation's signature, whether it is already
+        stored (then its row), and enrollment."""
         self._refuse_if_stale()
         checked = check_signature(body, self.separator)
-        with self.store.read() as tx:
-            known = tx.entry(checked.digest)
+        known = self.store.entry(checked.digest)
         if known is not None:
-            return 200, self.describe(known)
+            return known
         self._check_policy(checked)
-        self._check_chain(checked)
+        return checked
+
+    def _store_entry(self, c: Checked, facts: ChainFacts) -> Future[tuple[bool, EntryRow]]:
+        """Judge ``c`` on the chain's facts, reserve its gas and rate-limit tokens, and hand it
+        to the group commit. The reservation is given back when the write fails or finds the
+        attestation already stored (whoever waits, and even if nobody does any more)."""
+        self._check_chain(c, facts)
         with self.lock:
-            charged = self._charged.get(checked.task_id, 0)
+            charged = self._charged.get(c.task_id, 0)
             if charged + GAS_PER_ENTRY > self.config.task_gas_budget:
                 raise RelayError(
                     403,
-                    f"task {checked.task_id}'s gas budget at this relayer is spent ({charged:,} "
+                    f"task {c.task_id}'s gas budget at this relayer is spent ({charged:,} "
                     f"of {self.config.task_gas_budget:,} gas used or reserved): attest directly",
                 )
-            self._rate_limit(checked)
-            self._charged[checked.task_id] = charged + GAS_PER_ENTRY  # reserved
-        try:
-            added, stored = self.writer.add(checked)
-        except BaseException:
-            self._release(checked.task_id)
-            raise
-        if not added:
-            self._release(checked.task_id)
-            return 200, self.describe(stored)
-        with self.lock:
-            # Taken after the write: a refusal never spends a token. Requests in flight at
-            # the same moment may pass a limit by their number (at most the worker threads).
-            self.by_address.take(checked.annotator)
-            self.by_task.take(checked.task_id)
-            self.health.counts["queued"] = self.health.counts.get("queued", 0) + 1
-        log.info(
-            "queued %s (task %d, %s, v%d)",
-            checked.digest,
-            checked.task_id,
-            checked.annotator,
-            checked.version,
-        )
-        if self.health.counts.get("queued", 0) >= self.config.batch_size:
-            self.wake.set()
-        return 202, self.describe(stored)
+            self._rate_limit(c)
+            # Taken before the write, so that however many requests are in flight at once
+            # none passes a limit; given back below if the entry is not added.
+            self._charged[c.task_id] = charged + GAS_PER_ENTRY
+            self.by_address.take(c.annotator)
+            self.by_task.take(c.task_id)
+        future = self.store.group_submit(lambda tx: _add_entry(tx, c))
+        future.add_done_callback(lambda done: self._written(c, done))
+        return future
 
-    def _release(self, task_id: int) -> None:
+    def _written(self, c: Checked, done: Future[tuple[bool, EntryRow]]) -> None:
+        added = not done.cancelled() and done.exception() is None and done.result()[0]
         with self.lock:
-            self._charged[task_id] = self._charged.get(task_id, 0) - GAS_PER_ENTRY
+            if not added:
+                self._charged[c.task_id] = self._charged.get(c.task_id, 0) - GAS_PER_ENTRY
+                self.by_address.refund(c.annotator)
+                self.by_task.refund(c.task_id)
+                return
+            self.health.counts["queued"] = self.health.counts.get("queued", 0) + 1
+            queued = self.health.counts["queued"]
+        if queued >= self.config.batch_size:
+            self.wake.set()
+
+    def _answer(self, written: tuple[bool, EntryRow]) -> tuple[int, dict[str, Any]]:
+        added, stored = written
+        if not added:
+            return 200, self.describe(stored)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "queued %s (task %d, %s, v%d)",
+                stored.hash,
+                stored.task_id,
+                stored.annotator,
+                stored.version,
+            )
+        return 202, self.describe(stored)
 
     def _refuse_if_stale(self) -> None:
         if self.stale:
@@ -302,16 +346,19 @@ class Relay:
         try:
             return call()
         except Exception as exc:
-            kind = rpc.classify(exc)
-            if kind == "transient":
-                raise RelayError(
-                    503,
-                    f"the relayer cannot reach its node ({what}: {rpc_reason(exc)}); try again",
-                    retry_after=5,
-                ) from None
-            raise RelayError(
-                503, f"the node refused {what}: {rpc_reason(exc)}", retry_after=30
-            ) from None
+            raise self._node_error(what, exc) from None
+
+    @staticmethod
+    def _node_error(what: str, exc: Exception) -> RelayError:
+        if isinstance(exc, Unreadable):
+            return RelayError(503, f"the node gave an unreadable answer ({what}: {exc})", 5)
+        if rpc.classify(exc) == "transient":
+            return RelayError(
+                503,
+                f"the relayer cannot reach its node ({what}: {rpc_reason(exc)}); try again",
+                retry_after=5,
+            )
+        return RelayError(503, f"the node refused {what}: {rpc_reason(exc)}", retry_after=30)
 
     def _requester(self, task_id: int) -> str | None:
         """The task's requester, or None if the escrow has no such task."""
@@ -343,51 +390,19 @@ class Relay:
                 "directly",
             )
 
-    def _check_chain(self, c: Checked) -> None:
-        deadline, open_, current, now = self._chain_facts(c.task_id, c.annotator)
-        if not open_:
+    def _check_chain(self, c: Checked, facts: ChainFacts) -> None:
+        if not facts.open:
             raise RelayError(409, f"task {c.task_id} is not open for attestations")
-        if now >= deadline:
-            raise RelayError(409, f"task {c.task_id}'s annotation window closed at {deadline}")
-        if c.version <= current:
+        if facts.now >= facts.deadline:
+            raise RelayError(
+                409, f"task {c.task_id}'s annotation window closed at {facts.deadline}"
+            )
+        if c.version <= facts.version:
             raise RelayError(
                 409,
-                f"version {c.version} is stale: {c.annotator} is at version {current} for task "
-                f"{c.task_id}; sign version {current + 1}",
+                f"version {c.version} is stale: {c.annotator} is at version {facts.version} for "
+                f"task {c.task_id}; sign version {facts.version + 1}",
             )
-
-    def _chain_facts(self, task_id: int, annotator: str) -> tuple[int, bool, int, int]:
-        """(annotation deadline, window open, the annotator's version, latest block time) in
-        one JSON-RPC batch: one round trip per attestation instead of a contract call's four.
-
-        The latest block is read every time (a cached head would let an entry in after its
-        window closed on a chain whose clock jumps, and the registry would skip it for gas)."""
-        registry = self.chain.deployment.registry
-        owner = bytes(12) + bytes.fromhex(annotator[2:])
-        task_word = task_id.to_bytes(32, "big")
-        calls: list[tuple[str, list[Any]]] = [
-            ("eth_getBlockByNumber", ["latest", False]),
-            (
-                "eth_call",
-                [
-                    {"to": registry, "data": "0x" + (ATTESTATION_SEL + task_word + owner).hex()},
-                    "latest",
-                ],
-            ),
-            (
-                "eth_call",
-                [{"to": registry, "data": "0x" + (WINDOW_SEL + task_word).hex()}, "latest"],
-            ),
-        ]
-        results = self._rpc("reading the registry", lambda: self.reads.batch(calls))
-        try:
-            block, attestation, window = results
-            now = int(block["timestamp"], 16)
-            version = int(attestation[2 + 64 : 2 + 128], 16)
-            deadline, open_ = int(window[2:66], 16), int(window[66:130], 16) != 0
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise RelayError(503, f"the node gave an unreadable answer: {exc}", 5) from None
-        return deadline, open_, version, now
 
     def enroll(self, task_id: int, annotators: list[str], signature: str) -> dict[str, Any]:
         """Store the requester-signed list of annotators allowed for ``task_id``."""
@@ -620,8 +635,7 @@ class Relay:
             with self.store.write() as tx:
                 tx.set_batch(batch.id, state="abandoned", note="no entries")
             return batch
-        fn = self.chain.registry.functions.attestBySig([e.as_tuple() for e in entries])
-        data = fn._encode_transaction_data()
+        data = attest_by_sig_calldata(entries)
         call = {"from": self.address, "to": self.chain.deployment.registry, "data": data}
         try:
             estimate = int(self.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
@@ -645,7 +659,7 @@ class Relay:
             return BatchRow(**{**batch.__dict__, "state": "abandoned"})
         nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
         max_fee, priority = self._fees()
-        tx_fields = {
+        tx_fields: dict[str, Any] = {
             "type": 2,
             "chainId": self.chain.chain_id,
             "nonce": nonce,
@@ -730,16 +744,17 @@ class Relay:
         crash_point("after_broadcast")
         return sent
 
-    def _receipt(self, batch_id: int) -> Any:
+    def _receipt(self, batch_id: int) -> Receipt | None:
+        """The receipt of whichever signed version of the batch was mined (the newest first),
+        all asked in one JSON-RPC batch."""
         with self.store.read() as tx:
             hashes = tx.signed_txs(batch_id)
-        for h in reversed(hashes):
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(h)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                continue
-            if receipt is not None:
-                return receipt
+        if not hashes:
+            return None
+        answers = self.raw.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        for answer in reversed(answers):
+            if answer is not None:
+                return Receipt.from_json(answer)
         return None
 
     def _check(self, batch: BatchRow, wait: float = 0.0) -> None:
@@ -806,14 +821,13 @@ class Relay:
             log.warning("%s", note)
             return
         entries = self._ordered(batch.id)
-        fn = self.chain.registry.functions.attestBySig([e.as_tuple() for e in entries])
         signed = self.account.sign_transaction(
             {
                 "type": 2,
                 "chainId": self.chain.chain_id,
                 "nonce": batch.nonce,
                 "to": to_checksum_address(self.chain.deployment.registry),
-                "data": fn._encode_transaction_data(),
+                "data": attest_by_sig_calldata(entries),
                 "value": 0,
                 "gas": batch.gas_limit,
                 "maxFeePerGas": max_fee,
@@ -845,18 +859,15 @@ class Relay:
         )
         self._broadcast(bumped)
 
-    def _settle(self, batch: BatchRow, receipt: Any) -> None:
+    def _settle(self, batch: BatchRow, receipt: Receipt) -> None:
         """Each entry's fate from the receipt: Attested (confirmed) or AttestationSkipped at
         its index (failed, with the error a direct attest would have raised)."""
-        registry = self.chain.registry
         entries = self._ordered(batch.id)
-        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
-        block = int(receipt["blockNumber"])
-        block_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
-        gas_used = int(receipt["gasUsed"])
+        tx_hash, block, block_hash = receipt.tx_hash, receipt.block, receipt.block_hash
+        gas_used = receipt.gas_used
         share = gas_used // max(1, len(entries))
         now = time.time()
-        if receipt["status"] != 1:
+        if receipt.status != 1:
             # The whole transaction failed (out of gas?): no entry was judged.
             with self.store.write() as tx:
                 for e in entries:
@@ -877,19 +888,7 @@ class Relay:
                 tx.set_batch(batch.id, note=f"reverted in {tx_hash}")
             log.warning("batch %d reverted in %s", batch.id, tx_hash)
             return
-        skipped = {
-            int(ev["args"]["index"]): bytes(ev["args"]["reason"])
-            for ev in registry.events.AttestationSkipped().process_receipt(receipt, errors=DISCARD)
-        }
-        recorded = {
-            (
-                int(ev["args"]["taskId"]),
-                to_checksum_address(ev["args"]["annotator"]),
-                int(ev["args"]["version"]),
-                "0x" + bytes(ev["args"]["root"]).hex(),
-            )
-            for ev in registry.events.Attested().process_receipt(receipt, errors=DISCARD)
-        }
+        skipped, recorded = batch_outcomes(receipt, self.chain.deployment.registry)
         outcomes: list[tuple[EntryRow, str, str | None, str | None]] = []
         for index, e in enumerate(entries):
             if (e.task_id, e.annotator, e.version, e.root) in recorded and index not in skipped:
@@ -997,10 +996,9 @@ class Relay:
                 continue
             receipt = self._receipt(batch.id)
             now = time.time()
-            if receipt is not None and receipt["status"] == 1:
+            if receipt is not None and receipt.status == 1:
                 # Included again in another block: same outcome, new place.
-                new_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
-                new_block = int(receipt["blockNumber"])
+                new_hash, new_block = receipt.block_hash, receipt.block
                 with self.store.write() as tx:
                     tx.set_batch(batch.id, block=new_block, block_hash=new_hash)
                     for e in tx.batch_entries(batch.id):
@@ -1093,69 +1091,17 @@ class Relay:
         self.store.close()
 
 
-@dataclass
-class _Pending:
-    checked: Checked
-    done: threading.Event = field(default_factory=threading.Event)
-    added: bool = False
-    stored: EntryRow | None = None
-    error: BaseException | None = None
-
-
-class GroupCommit:
-    """Stores accepted entries in shared transactions: every entry that arrived while the
-    previous transaction was being made durable goes into the next one, so intake pays one
-    fsync per group instead of one per attestation (synchronous=FULL stays on). Each request
-    waits until its own entry is committed before it answers."""
-
-    MAX_GROUP = 512
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.pending: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="relay-intake-writer", daemon=True)
-        self.thread.start()
-
-    def add(self, checked: Checked) -> tuple[bool, EntryRow]:
-        item = _Pending(checked)
-        self.pending.put(item)
-        item.done.wait()
-        if item.error is not None:
-            raise item.error
-        assert item.stored is not None
-        return item.added, item.stored
-
-    def _run(self) -> None:
-        while True:
-            group = [self.pending.get()]
-            while len(group) < self.MAX_GROUP:
-                try:
-                    group.append(self.pending.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                now = time.time()
-                with self.relay.store.write() as tx:
-                    for item in group:
-                        c = item.checked
-                        item.added = tx.add_entry(
-                            c.digest,
-                            c.task_id,
-                            c.annotator,
-                            c.root,
-                            c.item_count,
-                            c.version,
-                            c.signature,
-                            now,
-                        )
-                        item.stored = tx.entry(c.digest)
-            except BaseException as exc:  # every waiting request gets the error (a 5xx)
-                for item in group:
-                    item.error = exc
-            else:
-                crash_point("after_intake")
-            for item in group:
-                item.done.set()
+def _add_entry(tx: Tx, c: Checked) -> tuple[bool, EntryRow]:
+    """Intake's write (a group-commit job): (True, the new row), or (False, the row already
+    stored under this digest)."""
+    row = tx.add_entry(
+        c.digest, c.task_id, c.annotator, c.root, c.item_count, c.version, c.signature, time.time()
+    )
+    if row is not None:
+        return True, row
+    known = tx.entry(c.digest)
+    assert known is not None
+    return False, known
 
 
 class _Backoff(Exception):

@@ -1,10 +1,11 @@
 """The relayer's durable state in SQLite: every accepted attestation, every batch, every signed
 transaction.
 
-The house style of labelproof/oracle/store.py: one database file per relayer, WAL mode (the HTTP
-threads read while the batcher writes), ``synchronous=FULL`` (a 202 handed to an annotator, or a
-signed batch about to be broadcast, survives ``kill -9`` and power loss), every write in one
-``BEGIN IMMEDIATE`` transaction.
+The services' SQLite plumbing (labelproof/sqlite.py, shared with the oracle's store): one
+database file per relayer, WAL mode (the HTTP threads read while the batcher writes),
+``synchronous=FULL`` (a 202 handed to an annotator, or a signed batch about to be broadcast,
+survives ``kill -9`` and power loss), every write in one ``BEGIN IMMEDIATE`` transaction, and
+intake's entries stored by group commit (one fsync per group of requests).
 
 Tables:
 
@@ -26,13 +27,12 @@ Tables:
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from labelproof.sqlite import Queries, SqliteStore
+from labelproof.sqlite import StoreError as StoreError  # re-exported: callers import it here
 
 SCHEMA_VERSION = "1"
 
@@ -107,21 +107,6 @@ CREATE TABLE IF NOT EXISTS enrollment (
 """
 
 
-class StoreError(RuntimeError):
-    """The database cannot be used (bad URL, another schema)."""
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise StoreError(
-            f"unsupported database URL {url!r}: expected sqlite:///relative/path or "
-            "sqlite:////absolute/path"
-        )
-    return Path(url[len(prefix) :])
-
-
 @dataclass(frozen=True)
 class EntryRow:
     seq: int
@@ -143,6 +128,42 @@ class EntryRow:
     gas: int | None
     received_at: float
     updated_at: float
+
+    @classmethod
+    def queued(
+        cls,
+        seq: int,
+        digest: str,
+        task_id: int,
+        annotator: str,
+        root: str,
+        item_count: int,
+        version: int,
+        signature: str,
+        now: float,
+    ) -> EntryRow:
+        """A new entry as intake stores it: queued, in no batch, no attempts yet."""
+        return cls(
+            seq=seq,
+            hash=digest,
+            task_id=task_id,
+            annotator=annotator,
+            root=root,
+            item_count=item_count,
+            version=version,
+            signature=signature,
+            state="queued",
+            batch_id=None,
+            tx_hash=None,
+            block=None,
+            block_hash=None,
+            error=None,
+            reason=None,
+            attempts=0,
+            gas=None,
+            received_at=now,
+            updated_at=now,
+        )
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The ``SignedAttestation`` struct of ``attestBySig``."""
@@ -191,27 +212,8 @@ def _batch(row: sqlite3.Row) -> BatchRow:
     return BatchRow(**dict(row))
 
 
-class Tx:
+class Tx(Queries):
     """Queries on one connection inside one transaction (see Store.read / Store.write)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
-        return row
-
-    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return list(self.conn.execute(sql, args).fetchall())
-
-    # -- meta
-
-    def meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", key)
-        return None if row is None else str(row["value"])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- entries
 
@@ -229,15 +231,28 @@ class Tx:
         version: int,
         signature: str,
         now: float,
-    ) -> bool:
-        """Store a new queued entry; False if this digest is already stored."""
+    ) -> EntryRow | None:
+        """Store a new queued entry and return its row; None if this digest is already
+        stored (the row is built from what was inserted, not read back: intake's hot path)."""
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO entries (hash, task_id, annotator, root, item_count, version, "
             "signature, state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', "
             "?, ?)",
             (digest, str(task_id), annotator, root, item_count, version, signature, now, now),
         )
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return None
+        return EntryRow.queued(
+            int(cur.lastrowid or 0),
+            digest,
+            task_id,
+            annotator,
+            root,
+            item_count,
+            version,
+            signature,
+            now,
+        )
 
     def queued(self, limit: int) -> list[EntryRow]:
         rows = self._all("SELECT * FROM entries WHERE state = 'queued' ORDER BY seq LIMIT ?", limit)
@@ -354,68 +369,23 @@ class Tx:
         )
 
 
-class Store:
+class Store(SqliteStore[Tx]):
     """Thread-safe access to the relayer database: one SQLite connection per thread."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.path = sqlite_path(url)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        conn = self._conn()
-        has_meta = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        found = None
-        if has_meta is not None:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            found = None if row is None else str(row[0])
-        if found is not None and found != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: relayer schema version {found}, this relayer needs "
-                f"{SCHEMA_VERSION}: use another database"
-            )
-        conn.executescript(_SCHEMA)
-        with self.write() as tx:
-            if tx.meta("schema_version") is None:
-                tx.set_meta("schema_version", SCHEMA_VERSION)
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    GROUP_MAX = 512  # intake entries per commit, at most
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: transactions are opened explicitly below, never implicitly.
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-        return conn
+    def _tx(self, conn: sqlite3.Connection) -> Tx:
+        return Tx(conn)
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction: all of it commits, or none of it on an exception."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def entry(self, digest: str) -> EntryRow | None:
+        """One entry by its digest, outside any transaction (one statement is its own
+        snapshot): intake's duplicate check, without a BEGIN and a ROLLBACK around it."""
+        return Tx(self._conn()).entry(digest)
 
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A read transaction: every query inside sees the same snapshot."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield Tx(conn)
-        finally:
-            conn.execute("ROLLBACK")
-
-    def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+    def _version_mismatch(self, found: str) -> str:
+        return (
+            f"{self.path}: relayer schema version {found}, this relayer needs "
+            f"{SCHEMA_VERSION}: use another database"
+        )

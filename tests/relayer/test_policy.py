@@ -138,6 +138,15 @@ def test_bad_bodies_are_4xx_json(env: Env) -> None:
         assert isinstance(r.json()["error"], str)
         assert _entries(relay) == before
     assert http.get("/attestations/" + "z" * 500).status_code == 404
+    # a body sent in chunks, with no length declared, is cut off at the limit too
+    before = _entries(relay)
+    r = http.post(
+        "/attestations",
+        content=iter([b"x" * 10_000, b"x" * 10_000]),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 413 and "exceeds the limit of 16384 bytes" in r.json()["error"]
+    assert _entries(relay) == before
 
 
 @pytest.mark.parametrize("declared", [100, None])
@@ -166,3 +175,38 @@ def test_a_slow_body_times_out_with_408(env: Env, declared: int | None) -> None:
             assert time.monotonic() - started < 25
     finally:
         relayer.stop()
+
+
+def test_rate_limits_hold_for_requests_in_flight_together(env: Env) -> None:
+    """Intake runs on the event loop with no thread per request, so any number of requests
+    can be between their checks and their writes at once: tokens are taken before the write
+    (and given back if it stores nothing), so none of them passes a limit."""
+    import asyncio
+
+    from labelproof.relayer.intake import AttestationIn, RelayError
+
+    relay = in_process_relay(env, "rates-together", rate_per_address=3, rate_per_task=1000)
+    task = open_task(env)
+    key = Account.create()
+    bodies = [AttestationIn(**signed_body(env, task, key, v)) for v in range(1, 21)]
+
+    async def all_at_once() -> list[Any]:
+        return await asyncio.gather(
+            *(relay.submit_async(b) for b in bodies), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(all_at_once())
+    accepted = [o for o in outcomes if isinstance(o, tuple)]
+    refused = [o for o in outcomes if isinstance(o, RelayError)]
+    assert [status for status, _ in accepted] == [202, 202, 202]
+    assert len(refused) == 17 and {e.status for e in refused} == {429}
+    assert _entries(relay) == 3
+    # the same attestation twice at once: stored once, and the second gives its token back
+    twin = AttestationIn(**signed_body(env, task))
+
+    async def twice() -> list[Any]:
+        return await asyncio.gather(relay.submit_async(twin), relay.submit_async(twin))
+
+    assert sorted(status for status, _ in asyncio.run(twice())) == [200, 202]
+    assert relay.by_address.retry_after(twin.annotator) == 0
+    assert 2 <= relay.by_address.buckets[twin.annotator].tokens < 2.5  # (it refills slowly)
