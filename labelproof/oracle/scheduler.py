@@ -80,7 +80,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -245,25 +247,23 @@ def score_documents(
         gold_rows=gold_rows if gold is not None else None,
         gold_salt=gold.salt if gold is not None else None,
     )
-    # settlement.inputs_hash, incrementally; pycryptodome's keccak hashes about twice as fast
-    # as pysha3's (175 MB at 1.5M labels).
-    hasher = crypto_keccak.new(digest_bits=256, data=head)
     size = len(head) + len(tail)
     kept: list[bytes] = [head]
     columns = RevealColumns(f"task {task.task_id} reveals")
-    for n, (annotator, document) in enumerate(documents):
-        if n:
-            hasher.update(b",")
-            size += 1
+    with BackgroundKeccak(head) as hasher:  # settlement.inputs_hash, as the pieces come
+        for n, (annotator, document) in enumerate(documents):
+            if n:
+                hasher.update(b",")
+                size += 1
+                if keep_bundle:
+                    kept.append(b",")
+            hasher.update(document)
+            size += len(document)
             if keep_bundle:
-                kept.append(b",")
-        hasher.update(document)
-        size += len(document)
-        if keep_bundle:
-            kept.append(document)
-        columns.add(annotator, document)
-    hasher.update(tail)
-    bundle_hash = "0x" + hasher.hexdigest()
+                kept.append(document)
+            columns.add(annotator, document)
+        hasher.update(tail)
+        bundle_hash = "0x" + hasher.hexdigest()
     answers = columns.answers(again)
     del columns
     if answers is None:
@@ -314,6 +314,58 @@ def score_documents(
         bundle_size=size,
         bundle_ends=(head, tail),
     )
+
+
+class BackgroundKeccak:
+    """keccak256 of the pieces given, computed on another thread as they come.
+
+    pycryptodome's keccak (about twice as fast as pysha3's on 175 MB) runs through ctypes,
+    which releases the GIL, so the hashing overlaps the SQLite reads and Arrow's parsing of
+    the same documents (both of which release it too) instead of adding to them. Pieces go
+    over in batches of about 1 MB, at most 16 batches ahead: a few MB held, whatever the
+    bundle's size."""
+
+    BATCH = 1 << 20
+
+    def __init__(self, first: bytes = b"") -> None:
+        self._hasher = crypto_keccak.new(digest_bits=256)
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=16)
+        self._batch: list[bytes] = [first]
+        self._held = len(first)
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="bundle-keccak", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for piece in batch:
+                self._hasher.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._batch.append(piece)
+        self._held += len(piece)
+        if self._held >= self.BATCH:
+            self._queue.put(self._batch)
+            self._batch, self._held = [], 0
+
+    def _close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._batch)
+            self._batch = []
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            self._close()
+            self._digest = str(self._hasher.hexdigest())
+        return self._digest
+
+    def __enter__(self) -> BackgroundKeccak:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()  # also when the caller failed half-way: the thread ends
 
 
 @dataclass(frozen=True)
