@@ -17,10 +17,14 @@ by an early close) and this oracle has no proposal in the committee's current ro
    scan: what ``isAttested`` says there; attestations are frozen since the annotation
    deadline, so every oracle reads the same answer);
 4. score them with the spec's method and parameters (and the gold set when revealed), build the
-   payout tree over the positive payouts, the inputs bundle (records.inputs_bundle) and the
-   report (records.report_envelope); store report, tree, bundle and the proposal row in state
-   ``scored``, in one transaction. From then on the API serves the bundle, so it is published
-   before the proposal that carries its hash is sent;
+   payout tree over the positive payouts, the inputs bundle (records.bundle_ends around the
+   stored reveal documents) and the report (records.report_envelope); store report, tree,
+   bundle and the proposal row in state ``scored``, in one transaction. From then on the API
+   serves the bundle, so it is published before the proposal that carries its hash is sent.
+   At 1.5M labels the reveal documents are 175 MB: they are streamed from the database, each
+   one through the bundle's keccak256 (on a background thread) and Arrow's JSON reader
+   (reveal_columns: no Python object per label) and dropped; the bundle is then written into
+   its blob straight from the sealed reveals again, never built whole in memory;
 5. **send**: build ``committee.propose(taskId, root, total, reportHash, inputsHash)`` with an
    explicit nonce, gas and gas price, sign it, store the raw signed transaction and its hash in
    state ``sent`` and commit, and only then broadcast it; then wait for the receipt and move to
