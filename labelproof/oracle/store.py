@@ -27,9 +27,8 @@ Tables:
   scheduler would hold back (see scheduler.py).
 * ``reports``: per (task, round) the report bytes, payout tree dump, root, total, report hash,
   and the inputs bundle (exact bytes) with its keccak256, the on-chain ``inputsHash``. A bundle
-  the scheduler streamed from the stored reveals is in ``report_bundles`` instead (its
-  ``reports.bundle`` is empty; a bundle never is): there the blob is the row's last column,
-  which is what lets SQLite reserve it (``zeroblob``) without a buffer of its size in memory.
+  the scheduler streamed from the stored reveals is in ``bundle_parts`` instead, in parts of a
+  few MB written as they come (its ``reports.bundle`` is empty; a bundle never is).
 * ``proposals``: the per (task, round) state machine ``scored -> sent -> confirmed``
   (or ``reverted``, ``skipped``; a reverted vote goes back to ``scored`` a bounded number of
   times); ``sent`` holds the signed raw transaction, written *before* it is broadcast (see
@@ -53,8 +52,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 # Writes committed together by the group committer, at most.
 GROUP_MAX = 256
-# Bytes per write when a bundle is streamed into its blob.
-BLOB_CHUNK = 4 << 20
+# Bytes per row of a streamed bundle (bundle_parts).
+BUNDLE_PART = 4 << 20
 
 SCHEMA_VERSION = "2"
 
@@ -168,11 +167,12 @@ CREATE TABLE IF NOT EXISTS reports (
     PRIMARY KEY (task_id, round)
 );
 CREATE INDEX IF NOT EXISTS reports_inputs_hash ON reports (inputs_hash);
-CREATE TABLE IF NOT EXISTS report_bundles (
+CREATE TABLE IF NOT EXISTS bundle_parts (
     task_id INTEGER NOT NULL,
     round INTEGER NOT NULL,
-    bundle BLOB NOT NULL,
-    PRIMARY KEY (task_id, round)
+    part INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (task_id, round, part)
 );
 CREATE TABLE IF NOT EXISTS proposals (
     task_id INTEGER NOT NULL,
@@ -719,9 +719,10 @@ class Tx:
         self, r: ReportRow, bundle: Iterable[bytes] | None = None, bundle_size: int = 0
     ) -> None:
         """Store a report. The bundle is ``r.bundle``, or, given ``bundle``, the pieces it
-        yields (``bundle_size`` bytes in all), written straight into a blob of
-        ``report_bundles``: the scheduler streams a large bundle from the stored reveals
-        instead of building it in memory."""
+        yields (``bundle_size`` bytes in all), written as they come into ``bundle_parts``: the
+        scheduler streams a large bundle from the stored reveals instead of building it in
+        memory. (Not one blob reserved with ``zeroblob`` and filled through incremental blob
+        I/O: SQLite writes its zeros first, twice the pages.)"""
         self.conn.execute(
             # REPLACE: a round scored again (after a reorg re-opened its proposal) replaces it.
             "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -740,38 +741,34 @@ class Tx:
             ),
         )
         self.conn.execute(
-            "DELETE FROM report_bundles WHERE task_id = ? AND round = ?", (r.task_id, r.round)
+            "DELETE FROM bundle_parts WHERE task_id = ? AND round = ?", (r.task_id, r.round)
         )
         if bundle is None:
             return
-        cursor = self.conn.execute(
-            "INSERT INTO report_bundles (task_id, round, bundle) VALUES (?, ?, zeroblob(?))",
-            (r.task_id, r.round, bundle_size),
-        )
-        rowid = cursor.lastrowid
-        assert rowid is not None
         written = 0
-        with self.conn.blobopen("report_bundles", "bundle", rowid) as out:
-            for chunk in _coalesced(bundle, BLOB_CHUNK):
-                if written + len(chunk) > bundle_size:
-                    raise StoreError(
-                        f"task {r.task_id}: the bundle is longer than the {bundle_size} bytes "
-                        "announced"
-                    )
-                out.write(chunk)
-                written += len(chunk)
+        for part, chunk in enumerate(_coalesced(bundle, BUNDLE_PART)):
+            written += len(chunk)
+            if written > bundle_size:
+                raise StoreError(
+                    f"task {r.task_id}: the bundle is longer than the {bundle_size} bytes announced"
+                )
+            self.conn.execute(
+                "INSERT INTO bundle_parts VALUES (?, ?, ?, ?)", (r.task_id, r.round, part, chunk)
+            )
         if written != bundle_size:
             raise StoreError(
                 f"task {r.task_id}: the bundle has {written} bytes, {bundle_size} announced"
             )
 
     def _streamed_bundle(self, task_id: int, round_: int) -> bytes:
-        row = self._one(
-            "SELECT bundle FROM report_bundles WHERE task_id = ? AND round = ?", task_id, round_
+        rows = self._all(
+            "SELECT data FROM bundle_parts WHERE task_id = ? AND round = ? ORDER BY part",
+            task_id,
+            round_,
         )
-        if row is None:
+        if not rows:
             raise StoreError(f"the inputs bundle of task {task_id} round {round_} is missing")
-        return bytes(row["bundle"])
+        return b"".join(bytes(row["data"]) for row in rows)
 
     def bundle(self, inputs_hash: str) -> bytes | None:
         """The inputs bundle whose keccak256 is `inputs_hash` (0x + 64 lowercase hex)."""
@@ -836,8 +833,8 @@ class Tx:
 
 
 def _coalesced(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The pieces joined into chunks of about `size` bytes: one blob write per chunk rather
-    than per reveal document."""
+    """The pieces joined into chunks of about `size` bytes: one row per chunk rather than per
+    reveal document."""
     buffer: list[bytes] = []
     held = 0
     for piece in pieces:

@@ -162,7 +162,7 @@ def report_row(bundle: bytes, inputs_hash: str, round_: int = 0) -> ReportRow:
 
 def test_a_streamed_bundle_is_served_byte_for_byte(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'o.sqlite3'}")
-    # 15 MB in 3,000 pieces: several blob writes of BLOB_CHUNK bytes.
+    # 15 MB in 3,000 pieces: several rows of BUNDLE_PART bytes.
     pieces = [b'{"a":[', *[b'"' + bytes([65 + n % 26]) * 5000 + b'",' for n in range(3000)]]
     pieces.append(b"0]}")
     bundle = b"".join(pieces)
