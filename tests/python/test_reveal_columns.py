@@ -193,3 +193,42 @@ def test_a_streamed_bundle_of_another_size_is_refused(tmp_path: Path, announced:
         )
     with store.read() as tx:
         assert tx.report(4) is None  # the transaction was rolled back whole
+
+
+# -- the scheduler's helpers around the columns
+
+
+def test_background_keccak_is_the_keccak_of_the_pieces() -> None:
+    from labelproof.oracle.scheduler import BackgroundKeccak
+
+    pieces = [bytes([n % 251]) * (n * 37 % 70_000) for n in range(200)]  # ~7 MB, many batches
+    with BackgroundKeccak(b"head") as hasher:
+        for piece in pieces:
+            hasher.update(piece)
+        digest = hasher.hexdigest()
+    assert "0x" + digest == "0x" + keccak(b"head" + b"".join(pieces)).hex()
+    assert hasher.hexdigest() == digest  # asked again: the same, the thread is gone
+    # A caller that fails half-way still ends the hashing thread.
+    with pytest.raises(RuntimeError), BackgroundKeccak() as broken:
+        broken.update(b"x" * 3_000_000)
+        raise RuntimeError("scoring failed")
+    assert not broken._thread.is_alive()
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    import gc
+
+    from labelproof.oracle.scheduler import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
