@@ -246,8 +246,9 @@ def score_documents(
     """compute_payout over (annotator, stored reveal document) pairs sorted by annotator, read
     once as they come (``again`` gives them once more, only for inputs the columnar reader
     leaves to the exact one; see reveal_columns). Each document goes through the bundle's
-    keccak256 and the columnar reader and is dropped, so the scheduler can stream 1.5M labels
-    from the database in about 100 MB; with ``keep_bundle`` the bundle bytes are kept too.
+    keccak256 and the columnar reader and is dropped, so the scheduler streams 1.5M labels
+    from the database holding one batch of documents (8 MB) and the parsed columns (about 20
+    bytes a label), not 175 MB of documents; with ``keep_bundle`` the bundle bytes are kept.
     ``receipts`` are the documents' receipts, in the same order."""
     if gold is not None:
         gold_status = GOLD_REVEALED
