@@ -38,6 +38,7 @@ Tables:
 from __future__ import annotations
 
 import hashlib
+import io
 import queue
 import sqlite3
 import threading
@@ -761,14 +762,19 @@ class Tx:
             )
 
     def _streamed_bundle(self, task_id: int, round_: int) -> bytes:
-        rows = self._all(
+        cursor = self.conn.execute(
             "SELECT data FROM bundle_parts WHERE task_id = ? AND round = ? ORDER BY part",
-            task_id,
-            round_,
+            (task_id, round_),
         )
-        if not rows:
+        cursor.row_factory = None
+        # One part at a time into one growing buffer, whose bytes getvalue() hands over
+        # without a copy: the bundle is in memory once, not once as parts and once joined.
+        out = io.BytesIO()
+        for (data,) in cursor:
+            out.write(data)
+        if not out.tell():
             raise StoreError(f"the inputs bundle of task {task_id} round {round_} is missing")
-        return b"".join(bytes(row["data"]) for row in rows)
+        return out.getvalue()
 
     def bundle(self, inputs_hash: str) -> bytes | None:
         """The inputs bundle whose keccak256 is `inputs_hash` (0x + 64 lowercase hex)."""
