@@ -562,8 +562,9 @@ class TaskCheck:
                     CHECK_REPORT,
                     "the published report differs from the recomputed one at " + ", ".join(diffs),
                 )
-        if self.bundle_bytes is not None and computed.bundle != self.bundle_bytes:
-            diffs = _diff(json.loads(self.bundle_bytes), json.loads(computed.bundle))
+        kept = computed.bundle  # compute_payout keeps the bundle it builds
+        if self.bundle_bytes is not None and kept is not None and kept != self.bundle_bytes:
+            diffs = _diff(json.loads(self.bundle_bytes), json.loads(kept))
             where = ", ".join(diffs) if diffs else "its encoding (not canonical JSON)"
             self.find(
                 CHECK_BUNDLE,

@@ -218,6 +218,43 @@ def task_facts(
     }
 
 
+def bundle_ends(
+    *,
+    task: dict[str, Any],
+    scoring_version: str,
+    spec: dict[str, Any],
+    excluded: list[str],
+    gold_status: str,
+    gold_rows: list[list[str]] | None = None,
+    gold_salt: str | None = None,
+) -> tuple[bytes, bytes]:
+    """The inputs bundle's bytes before its first reveal document and after its last: the
+    bundle is ``head + b",".join(reveal documents) + tail``.
+
+    Canonical JSON nests canonical JSON, so splicing the stored reveal documents (canonical
+    bytes) between the two gives the same bundle byte for byte as encoding the whole object,
+    without ever holding the reveals twice (the scheduler streams them through a hash and
+    into the database; see scheduler.score_documents)."""
+    gold: dict[str, Any] | None
+    if gold_status == GOLD_NONE:
+        gold = None
+    elif gold_status == GOLD_REVEALED:
+        gold = {
+            "status": GOLD_REVEALED,
+            "commitment": task["gold_commitment"],
+            "gold": gold_rows,
+            "salt": gold_salt,
+        }
+    elif gold_status == GOLD_WITHHELD:
+        gold = {"status": GOLD_WITHHELD, "commitment": task["gold_commitment"]}
+    else:
+        raise ValueError(f"unknown gold status {gold_status!r}")
+    # The keys in canonical (sorted) order, "reveals" spliced in place.
+    head = canonical_json({"excluded": sorted(excluded), "format": BUNDLE_FORMAT, "gold": gold})
+    tail = canonical_json({"scoring_version": scoring_version, "spec": spec, "task": task})
+    return head[:-1] + b',"reveals":[', b"]," + tail[1:]
+
+
 def inputs_bundle(
     *,
     task: dict[str, Any],
@@ -233,37 +270,22 @@ def inputs_bundle(
     """The canonical inputs bundle; its keccak256 is the inputsHash proposed on chain.
 
     The reveals come as dicts (``reveals``) or, without parsing them again, as their stored
-    canonical bytes (``reveal_documents``): canonical JSON nests canonical JSON, so splicing
-    the stored bytes gives the same bundle byte for byte, in a fraction of the memory.
+    canonical bytes (``reveal_documents``); see ``bundle_ends``.
     """
-    gold: dict[str, Any] | None
-    if gold_status == GOLD_NONE:
-        gold = None
-    elif gold_status == GOLD_REVEALED:
-        gold = {
-            "status": GOLD_REVEALED,
-            "commitment": task["gold_commitment"],
-            "gold": gold_rows,
-            "salt": gold_salt,
-        }
-    elif gold_status == GOLD_WITHHELD:
-        gold = {"status": GOLD_WITHHELD, "commitment": task["gold_commitment"]}
-    else:
-        raise ValueError(f"unknown gold status {gold_status!r}")
     if reveal_documents is None:
         reveal_documents = [canonical_json(r) for r in reveals or []]
     elif reveals is not None:
         raise ValueError("give the reveals as dicts or as stored documents, not both")
-    # The keys in canonical (sorted) order, "reveals" spliced in place.
-    head = canonical_json({"excluded": sorted(excluded), "format": BUNDLE_FORMAT, "gold": gold})
-    tail = canonical_json({"scoring_version": scoring_version, "spec": spec, "task": task})
-    parts = [head[:-1], b',"reveals":[']
-    for n, document in enumerate(reveal_documents):
-        if n:
-            parts.append(b",")
-        parts.append(document)
-    parts += [b"],", tail[1:]]
-    return b"".join(parts)  # one copy of the reveals, not one per step
+    head, tail = bundle_ends(
+        task=task,
+        scoring_version=scoring_version,
+        spec=spec,
+        excluded=excluded,
+        gold_status=gold_status,
+        gold_rows=gold_rows,
+        gold_salt=gold_salt,
+    )
+    return b"".join([head, b",".join(reveal_documents), tail])
 
 
 def report_envelope(

@@ -17,10 +17,16 @@ by an early close) and this oracle has no proposal in the committee's current ro
    scan: what ``isAttested`` says there; attestations are frozen since the annotation
    deadline, so every oracle reads the same answer);
 4. score them with the spec's method and parameters (and the gold set when revealed), build the
-   payout tree over the positive payouts, the inputs bundle (records.inputs_bundle) and the
-   report (records.report_envelope); store report, tree, bundle and the proposal row in state
-   ``scored``, in one transaction. From then on the API serves the bundle, so it is published
-   before the proposal that carries its hash is sent;
+   payout tree over the positive payouts, the inputs bundle (records.bundle_ends around the
+   stored reveal documents) and the report (records.report_envelope); store report, tree,
+   bundle and the proposal row in state ``scored``, in one transaction. From then on the API
+   serves the bundle, so it is published before the proposal that carries its hash is sent.
+   At 1.5M labels the reveal documents are 175 MB: they are streamed from the database, each
+   one through the bundle's keccak256 (on a background thread) and Arrow's JSON reader
+   (reveal_columns: no Python object per label) and dropped; the bundle is then written to
+   the database in parts straight from the sealed reveals again, never built whole in
+   memory. Automatic garbage collection pauses meanwhile (the scoring makes millions of
+   short-lived objects and no cycles worth chasing: a quarter of its CPU time went to it);
 5. **send**: build ``committee.propose(taskId, root, total, reportHash, inputsHash)`` with an
    explicit nonce, gas and gas price, sign it, store the raw signed transaction and its hash in
    state ``sent`` and commit, and only then broadcast it; then wait for the receipt and move to
@@ -77,19 +83,23 @@ Test hook: ``LABELPROOF_ORACLE_CRASH_AT`` (comma-separated: ``after_score``, ``a
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import queue
 import signal
+import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-import numpy as np
+from Crypto.Hash import keccak as crypto_keccak
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
-from sha3 import keccak_256
 from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams
 
@@ -100,21 +110,24 @@ from labelproof.oracle.records import (
     GOLD_NONE,
     GOLD_REVEALED,
     GOLD_WITHHELD,
+    bundle_ends,
     gold_deadline,
-    inputs_bundle,
     report_envelope,
     task_facts,
 )
+from labelproof.oracle.reveal_columns import Documents, RevealColumns
 from labelproof.oracle.store import (
     GoldRow,
     ProposalRow,
     ReportRow,
     RevealRow,
     Store,
+    StoreError,
     TaskRow,
     TaskState,
+    Tx,
 )
-from labelproof.scoring import SCORING_VERSION, AnswerSet, GoldSet, Method, score
+from labelproof.scoring import SCORING_VERSION, GoldSet, Method, score
 from labelproof.sending import bumped_fees, fee_fields, process_options
 from labelproof.settlement import Proposal
 from labelproof.spec import TaskSpec
@@ -153,18 +166,38 @@ class Computed:
     tree_json: str
     root: str
     total: int
-    bundle: bytes  # the canonical inputs bundle
-    inputs_hash: str  # keccak256 of `bundle`
+    # The canonical inputs bundle, when the caller kept it (compute_payout does; the scheduler
+    # writes it from the database instead: see Scheduler._store_scored).
+    bundle: bytes | None
+    inputs_hash: str  # keccak256 of the bundle
     gold_status: str  # records.GOLD_NONE | GOLD_REVEALED | GOLD_WITHHELD
+    bundle_size: int = 0  # bytes of the bundle
+    bundle_ends: tuple[bytes, bytes] = (b"", b"")  # records.bundle_ends: around the reveals
 
     @property
     def inputs_json(self) -> str:
+        assert self.bundle is not None, "the bundle was not kept"
         return self.bundle.decode("utf-8")
 
     @property
     def payout(self) -> tuple[str, int, str, str]:
         """What the committee votes on: (root, total, reportHash, inputsHash)."""
         return (self.root, self.total, self.report_hash, self.inputs_hash)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Automatic garbage collection off for the block (as it was before, after it). Scoring
+    1.5M labels makes millions of short-lived objects (tuples, floats, dicts of the report)
+    and no reference cycles worth chasing, yet each full collection walks every object of
+    the process: about a quarter of the scoring's CPU time went to them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def compute_payout(
@@ -181,37 +214,85 @@ def compute_payout(
     arguments. A task that commits to a gold set but is given none is scored without gold and
     marked ``withheld`` (the scheduler calls it so only after the gold deadline)."""
     reveals = sorted(reveals, key=lambda r: r.annotator)
-    # Parallel columns built one reveal at a time straight into numpy string arrays (what
-    # AnswerSet holds); the worker column repeats each annotator once per label. Items and
-    # labels need no stripping: both are the spec's, which has none to strip.
-    items: list[str] = []
-    labels: list[str] = []
-    annotators: list[str] = []
-    counts: list[int] = []
-    documents: list[bytes] = []
-    for r in reveals:
-        document = r.reveal_json.encode("utf-8")
-        documents.append(document)
-        entries = json.loads(document)["labels"]
-        items.extend([e["item"] for e in entries])
-        labels.extend([e["label"] for e in entries])
-        annotators.append(r.annotator)
-        counts.append(len(entries))
-    if not items:
-        raise NothingToPay("no reveal matches its annotator's final attestation")
+    documents = [(r.annotator, r.reveal_json.encode("utf-8")) for r in reveals]
+    with gc_paused():
+        return score_documents(
+            chain_id=chain_id,
+            escrow=escrow,
+            task=task,
+            spec=spec,
+            documents=documents,
+            again=lambda: documents,
+            receipts=[r.receipt for r in reveals],
+            excluded=excluded,
+            gold=gold,
+            keep_bundle=True,
+        )
+
+
+def score_documents(
+    *,
+    chain_id: int,
+    escrow: str,
+    task: TaskRow,
+    spec: TaskSpec,
+    documents: Iterable[tuple[str, bytes]],
+    again: Documents,
+    receipts: list[str],
+    excluded: list[str],
+    gold: GoldRow | None,
+    keep_bundle: bool,
+) -> Computed:
+    """compute_payout over (annotator, stored reveal document) pairs sorted by annotator, read
+    once as they come (``again`` gives them once more, only for inputs the columnar reader
+    leaves to the exact one; see reveal_columns). Each document goes through the bundle's
+    keccak256 and the columnar reader and is dropped, so the scheduler streams 1.5M labels
+    from the database holding one batch of documents (8 MB) and the parsed columns (about 20
+    bytes a label), not 175 MB of documents; with ``keep_bundle`` the bundle bytes are kept.
+    ``receipts`` are the documents' receipts, in the same order."""
     if gold is not None:
         gold_status = GOLD_REVEALED
     else:
         gold_status = GOLD_WITHHELD if task.has_gold else GOLD_NONE
     gold_rows: list[list[str]] = json.loads(gold.gold_json) if gold is not None else []
-    answers = AnswerSet(
-        item=np.array(items, dtype=np.str_),
-        worker=np.repeat(np.array(annotators, dtype=np.str_), counts),
-        label=np.array(labels, dtype=np.str_),
-        rows=np.arange(1, len(items) + 1, dtype=np.int64),
-        source=f"task {task.task_id} reveals",
+    facts = task_facts(
+        chain_id=chain_id,
+        escrow=escrow,
+        task_id=task.task_id,
+        spec_hash=task.spec_hash,
+        gold_commitment=task.gold_commitment,
+        budget=task.budget,
     )
-    del items, labels
+    head, tail = bundle_ends(
+        task=facts,
+        scoring_version=SCORING_VERSION,
+        spec=spec.to_dict(),
+        excluded=excluded,
+        gold_status=gold_status,
+        gold_rows=gold_rows if gold is not None else None,
+        gold_salt=gold.salt if gold is not None else None,
+    )
+    size = len(head) + len(tail)
+    kept: list[bytes] = [head]
+    columns = RevealColumns(f"task {task.task_id} reveals")
+    with BackgroundKeccak(head) as hasher:  # settlement.inputs_hash, as the pieces come
+        for n, (annotator, document) in enumerate(documents):
+            if n:
+                hasher.update(b",")
+                size += 1
+                if keep_bundle:
+                    kept.append(b",")
+            hasher.update(document)
+            size += len(document)
+            if keep_bundle:
+                kept.append(document)
+            columns.add(annotator, document)
+        hasher.update(tail)
+        bundle_hash = "0x" + hasher.hexdigest()
+    answers = columns.answers(again)
+    del columns
+    if answers is None:
+        raise NothingToPay("no reveal matches its annotator's final attestation")
     result = score(
         answers,
         GoldSet.from_mapping(dict(gold_rows), source=f"task {task.task_id} gold") if gold else None,
@@ -226,25 +307,6 @@ def compute_payout(
         raise NothingToPay("scoring paid nobody (no annotator above the minimum quality)")
     tree = payout_tree(payouts)
     total = sum(payouts.values())
-    facts = task_facts(
-        chain_id=chain_id,
-        escrow=escrow,
-        task_id=task.task_id,
-        spec_hash=task.spec_hash,
-        gold_commitment=task.gold_commitment,
-        budget=task.budget,
-    )
-    bundle = inputs_bundle(
-        task=facts,
-        scoring_version=SCORING_VERSION,
-        spec=spec.to_dict(),
-        reveal_documents=documents,
-        excluded=excluded,
-        gold_status=gold_status,
-        gold_rows=gold_rows if gold is not None else None,
-        gold_salt=gold.salt if gold is not None else None,
-    )
-    bundle_hash = "0x" + keccak_256(bundle).hexdigest()  # settlement.inputs_hash, faster
     report = report_envelope(
         chain_id=chain_id,
         escrow=escrow,
@@ -252,7 +314,7 @@ def compute_payout(
         spec_hash=task.spec_hash,
         gold_commitment=task.gold_commitment,
         budget=task.budget,
-        receipts=[r.receipt for r in reveals],
+        receipts=receipts,
         excluded=sorted(excluded),
         root=tree.root,
         total=total,
@@ -261,6 +323,10 @@ def compute_payout(
         inputs_hash=bundle_hash,
         gold_status=gold_status,
     )
+    bundle = None
+    if keep_bundle:
+        kept.append(tail)
+        bundle = b"".join(kept)
     return Computed(
         report=report,
         report_hash="0x" + bytes(keccak(report)).hex(),
@@ -270,7 +336,97 @@ def compute_payout(
         bundle=bundle,
         inputs_hash=bundle_hash,
         gold_status=gold_status,
+        bundle_size=size,
+        bundle_ends=(head, tail),
     )
+
+
+class BackgroundKeccak:
+    """keccak256 of the pieces given, computed on another thread as they come.
+
+    pycryptodome's keccak (about twice as fast as pysha3's on 175 MB) runs through ctypes,
+    which releases the GIL, so the hashing overlaps the SQLite reads and Arrow's parsing of
+    the same documents (both of which release it too) instead of adding to them. Pieces go
+    over in batches of about 1 MB, at most 16 batches ahead: a few MB held, whatever the
+    bundle's size."""
+
+    BATCH = 1 << 20
+
+    def __init__(self, first: bytes = b"") -> None:
+        self._hasher = crypto_keccak.new(digest_bits=256)
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=16)
+        self._batch: list[bytes] = [first]
+        self._held = len(first)
+        self._digest: str | None = None
+        self._thread = threading.Thread(target=self._run, name="bundle-keccak", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for piece in batch:
+                self._hasher.update(piece)
+
+    def update(self, piece: bytes) -> None:
+        self._batch.append(piece)
+        self._held += len(piece)
+        if self._held >= self.BATCH:
+            self._queue.put(self._batch)
+            self._batch, self._held = [], 0
+
+    def _close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._batch)
+            self._batch = []
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            self._close()
+            self._digest = str(self._hasher.hexdigest())
+        return self._digest
+
+    def __enter__(self) -> BackgroundKeccak:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()  # also when the caller failed half-way: the thread ends
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What the scheduler scored: the payout, and which stored reveals (annotator -> receipt)
+    it scored, to write the bundle from."""
+
+    computed: Computed
+    included: dict[str, str]
+
+
+def _included_documents(
+    tx: Tx, task_id: int, included: dict[str, str]
+) -> Iterator[tuple[str, bytes]]:
+    """The stored documents of the included reveals, by annotator, streamed from the
+    database. The reveals are sealed: a receipt that changed since it was read is a bug."""
+    for annotator, receipt, document in tx.reveal_documents(task_id):
+        wanted = included.get(annotator)
+        if wanted is None:
+            continue
+        if wanted != receipt:
+            raise StoreError(f"task {task_id}: the sealed reveal of {annotator} changed")
+        yield annotator, document
+
+
+def _bundle_pieces(
+    ends: tuple[bytes, bytes], documents: Iterable[tuple[str, bytes]]
+) -> Iterator[bytes]:
+    """The inputs bundle's bytes in pieces (records.bundle_ends)."""
+    head, tail = ends
+    yield head
+    for n, (_, document) in enumerate(documents):
+        if n:
+            yield b","
+        yield document
+    yield tail
 
 
 def _popcount(x: int) -> int:
@@ -417,7 +573,8 @@ class Scheduler:
         if key in self._given_up:
             return
         try:
-            computed = self._score(task)
+            with gc_paused():
+                scored_ = self._score(task)
         except NothingToPay as exc:
             self._given_up.add(key)
             self._note(tid, f"nothing to propose: {exc}", logging.WARNING)
@@ -426,6 +583,7 @@ class Scheduler:
             self._given_up.add(key)
             self._note(tid, f"scoring failed: {exc}", logging.ERROR)
             return
+        computed = scored_.computed
         if computed.payout in ruled_wrong and state.operator_round != rnd:
             self._given_up.add(key)
             self._note(
@@ -436,17 +594,20 @@ class Scheduler:
                 logging.WARNING,
             )
             return
-        self._store_scored(task, rnd, computed)
+        self._store_scored(task, rnd, scored_)
         crash_point("after_score")
         with self.store.read() as tx:
             scored = tx.proposal(tid, rnd)
         assert scored is not None
         self._send(task, scored)
 
-    def _store_scored(self, task: TaskRow, rnd: int, computed: Computed) -> None:
+    def _store_scored(self, task: TaskRow, rnd: int, scored_: Scored) -> None:
         """Report, tree, bundle and the `scored` row in one transaction: from its commit on,
-        the API serves the bundle whose hash the proposal will carry."""
+        the API serves the bundle whose hash the proposal will carry. The bundle is written
+        into its blob straight from the sealed reveals, as it was hashed, never built whole
+        in memory."""
         tid = task.task_id
+        computed = scored_.computed
         scored = ProposalRow(
             task_id=tid,
             round=rnd,
@@ -471,11 +632,15 @@ class Scheduler:
                     root=computed.root,
                     total=computed.total,
                     report_hash=computed.report_hash,
-                    bundle=computed.bundle,
+                    bundle=b"",
                     inputs_hash=computed.inputs_hash,
                     gold_status=computed.gold_status,
                     created_at=time.time(),
-                )
+                ),
+                bundle=_bundle_pieces(
+                    computed.bundle_ends, _included_documents(tx, tid, scored_.included)
+                ),
+                bundle_size=computed.bundle_size,
             )
             tx.put_proposal(scored)
             tx.set_note(tid, f"scored round {rnd}: root {computed.root}")
@@ -491,14 +656,14 @@ class Scheduler:
             computed.gold_status,
         )
 
-    def _score(self, task: TaskRow) -> Computed:
+    def _score(self, task: TaskRow) -> Scored:
         tid = task.task_id
         with self.store.write() as tx:
             tx.seal(tid)
         # Sealed and committed: no reveal (nor a gold set not yet held) can be added from here
         # on, so this read is final.
         with self.store.read() as tx:
-            reveals = tx.reveals(tid)
+            heads = tx.reveal_heads(tid)
             gold = tx.gold(tid)
             spec_row = tx.spec(tid)
         assert spec_row is not None
@@ -509,11 +674,11 @@ class Scheduler:
         # of one isAttested call per annotator.
         first = task.block if task.block is not None else self.first_block
         current = self.chain.current_attestations(tid, first, block)
-        valid: list[RevealRow] = []
+        included: dict[str, str] = {}  # annotator -> receipt of the reveal scored
         excluded: list[str] = []
-        for r in reveals:
+        for r in heads:
             if current.get(r.annotator.lower()) == (r.root, r.item_count):
-                valid.append(r)
+                included[r.annotator] = r.receipt
             else:
                 excluded.append(r.annotator)
         if excluded:
@@ -525,15 +690,24 @@ class Scheduler:
             )
         if task.has_gold and gold is None:
             log.warning("task %d: the gold set was withheld; scoring without gold", tid)
-        return compute_payout(
-            chain_id=self.chain.chain_id,
-            escrow=self.chain.escrow.address,
-            task=task,
-            spec=spec,
-            reveals=valid,
-            excluded=excluded,
-            gold=gold,
-        )
+        with self.store.read() as tx:
+
+            def documents() -> Iterator[tuple[str, bytes]]:
+                return _included_documents(tx, tid, included)
+
+            computed = score_documents(
+                chain_id=self.chain.chain_id,
+                escrow=self.chain.escrow.address,
+                task=task,
+                spec=spec,
+                documents=documents(),
+                again=documents,
+                receipts=list(included.values()),
+                excluded=excluded,
+                gold=gold,
+                keep_bundle=False,
+            )
+        return Scored(computed, included)
 
     # -- split votes
 

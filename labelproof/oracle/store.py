@@ -26,7 +26,9 @@ Tables:
   the last note logged, which round an operator approved for proposing in although the
   scheduler would hold back (see scheduler.py).
 * ``reports``: per (task, round) the report bytes, payout tree dump, root, total, report hash,
-  and the inputs bundle (exact bytes) with its keccak256, the on-chain ``inputsHash``.
+  and the inputs bundle (exact bytes) with its keccak256, the on-chain ``inputsHash``. A bundle
+  the scheduler streamed from the stored reveals is in ``bundle_parts`` instead, in parts of a
+  few MB written as they come (its ``reports.bundle`` is empty; a bundle never is).
 * ``proposals``: the per (task, round) state machine ``scored -> sent -> confirmed``
   (or ``reverted``, ``skipped``; a reverted vote goes back to ``scored`` a bounded number of
   times); ``sent`` holds the signed raw transaction, written *before* it is broadcast (see
@@ -36,11 +38,12 @@ Tables:
 from __future__ import annotations
 
 import hashlib
+import io
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +53,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 # Writes committed together by the group committer, at most.
 GROUP_MAX = 256
+# Bytes per row of a streamed bundle (bundle_parts).
+BUNDLE_PART = 4 << 20
 
 SCHEMA_VERSION = "2"
 
@@ -163,6 +168,13 @@ CREATE TABLE IF NOT EXISTS reports (
     PRIMARY KEY (task_id, round)
 );
 CREATE INDEX IF NOT EXISTS reports_inputs_hash ON reports (inputs_hash);
+CREATE TABLE IF NOT EXISTS bundle_parts (
+    task_id INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (task_id, round, part)
+);
 CREATE TABLE IF NOT EXISTS proposals (
     task_id INTEGER NOT NULL,
     round INTEGER NOT NULL,
@@ -273,6 +285,17 @@ class RevealRow:
     reveal_json: str  # the canonical stored reveal; its keccak256 is the receipt
     receipt: str
     stored_at: float
+
+
+@dataclass(frozen=True)
+class RevealHead:
+    """A stored reveal without its document."""
+
+    annotator: str
+    version: int
+    root: str
+    item_count: int
+    receipt: str
 
 
 @dataclass(frozen=True)
@@ -569,6 +592,29 @@ class Tx:
         rows = self._all("SELECT * FROM reveals WHERE task_id = ? ORDER BY annotator", task_id)
         return [RevealRow(**dict(r)) for r in rows]
 
+    def reveal_heads(self, task_id: int) -> list[RevealHead]:
+        """The task's reveals without their documents, by annotator (for the scheduler, which
+        then streams the documents it needs with reveal_documents)."""
+        rows = self._all(
+            "SELECT annotator, version, root, item_count, receipt FROM reveals "
+            "WHERE task_id = ? ORDER BY annotator",
+            task_id,
+        )
+        return [RevealHead(**dict(r)) for r in rows]
+
+    def reveal_documents(self, task_id: int) -> Iterator[tuple[str, str, bytes]]:
+        """(annotator, receipt, document bytes) of the task's reveals by annotator, read one
+        row at a time: at 15,000 reveals of 100 labels the documents are 175 MB, which need not
+        be in memory at once."""
+        cursor = self.conn.execute(
+            "SELECT annotator, receipt, CAST(reveal_json AS BLOB) FROM reveals "
+            "WHERE task_id = ? ORDER BY annotator",
+            (task_id,),
+        )
+        cursor.row_factory = None  # plain tuples: no sqlite3.Row per document
+        for annotator, receipt, document in cursor:
+            yield str(annotator), str(receipt), bytes(document)
+
     def put_reveal(self, r: RevealRow) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO reveals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -678,10 +724,17 @@ class Tx:
         d = dict(row)
         d["total"] = int(d["total"])
         d["report"] = bytes(d["report"])
-        d["bundle"] = bytes(d["bundle"])
+        d["bundle"] = bytes(d["bundle"]) or self._streamed_bundle(d["task_id"], d["round"])
         return ReportRow(**d)
 
-    def add_report(self, r: ReportRow) -> None:
+    def add_report(
+        self, r: ReportRow, bundle: Iterable[bytes] | None = None, bundle_size: int = 0
+    ) -> None:
+        """Store a report. The bundle is ``r.bundle``, or, given ``bundle``, the pieces it
+        yields (``bundle_size`` bytes in all), written as they come into ``bundle_parts``: the
+        scheduler streams a large bundle from the stored reveals instead of building it in
+        memory. (Not one blob reserved with ``zeroblob`` and filled through incremental blob
+        I/O: SQLite writes its zeros first, twice the pages.)"""
         self.conn.execute(
             # REPLACE: a round scored again (after a reorg re-opened its proposal) replaces it.
             "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -693,19 +746,57 @@ class Tx:
                 r.root,
                 str(r.total),
                 r.report_hash,
-                r.bundle,
+                b"" if bundle is not None else r.bundle,
                 r.inputs_hash,
                 r.gold_status,
                 r.created_at,
             ),
         )
+        self.conn.execute(
+            "DELETE FROM bundle_parts WHERE task_id = ? AND round = ?", (r.task_id, r.round)
+        )
+        if bundle is None:
+            return
+        written = 0
+        for part, chunk in enumerate(_coalesced(bundle, BUNDLE_PART)):
+            written += len(chunk)
+            if written > bundle_size:
+                raise StoreError(
+                    f"task {r.task_id}: the bundle is longer than the {bundle_size} bytes announced"
+                )
+            self.conn.execute(
+                "INSERT INTO bundle_parts VALUES (?, ?, ?, ?)", (r.task_id, r.round, part, chunk)
+            )
+        if written != bundle_size:
+            raise StoreError(
+                f"task {r.task_id}: the bundle has {written} bytes, {bundle_size} announced"
+            )
+
+    def _streamed_bundle(self, task_id: int, round_: int) -> bytes:
+        cursor = self.conn.execute(
+            "SELECT data FROM bundle_parts WHERE task_id = ? AND round = ? ORDER BY part",
+            (task_id, round_),
+        )
+        cursor.row_factory = None
+        # One part at a time into one growing buffer, whose bytes getvalue() hands over
+        # without a copy: the bundle is in memory once, not once as parts and once joined.
+        out = io.BytesIO()
+        for (data,) in cursor:
+            out.write(data)
+        if not out.tell():
+            raise StoreError(f"the inputs bundle of task {task_id} round {round_} is missing")
+        return out.getvalue()
 
     def bundle(self, inputs_hash: str) -> bytes | None:
         """The inputs bundle whose keccak256 is `inputs_hash` (0x + 64 lowercase hex)."""
         row = self._one(
-            "SELECT bundle FROM reports WHERE inputs_hash = ? LIMIT 1", inputs_hash.lower()
+            "SELECT task_id, round, bundle FROM reports WHERE inputs_hash = ? LIMIT 1",
+            inputs_hash.lower(),
         )
-        return None if row is None else bytes(row["bundle"])
+        if row is None:
+            return None
+        bundle = bytes(row["bundle"])
+        return bundle or self._streamed_bundle(int(row["task_id"]), int(row["round"]))
 
     def proposal(self, task_id: int, round_: int) -> ProposalRow | None:
         row = self._one("SELECT * FROM proposals WHERE task_id = ? AND round = ?", task_id, round_)
@@ -756,6 +847,21 @@ class Tx:
             for row in self._all(f"SELECT * FROM {table} ORDER BY {order}"):
                 h.update(repr(tuple(row)).encode())
         return h.hexdigest()
+
+
+def _coalesced(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The pieces joined into chunks of about `size` bytes: one row per chunk rather than per
+    reveal document."""
+    buffer: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield b"".join(buffer)
 
 
 def _task_row(row: sqlite3.Row) -> TaskRow:
