@@ -95,7 +95,7 @@ from labelproof.oracle.records import (
     reveal_document_bytes,
     reveal_root,
 )
-from labelproof.oracle.store import GoldRow, Store, TaskRow, Tx
+from labelproof.oracle.store import GoldRow, ReportRow, Store, TaskRow, Tx
 from labelproof.scoring import SCORING_VERSION
 from labelproof.spec import (
     SpecError,
@@ -497,7 +497,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         with ctx.store.read() as tx:
             state = tx.state(task_id)
             proposals = tx.proposals(task_id)
-            report = tx.report(task_id)
+            report = tx.report(task_id, with_bundle=False)
             gold_revealed = tx.gold(task_id) is not None
             if report is not None:
                 gold_status = report.gold_status
@@ -766,10 +766,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
             "commitment": "0x" + opened.hex(),
         }
 
-    def load_report(task_id: int) -> Any:
+    def load_report(task_id: int, *, with_bundle: bool = False) -> ReportRow:
         load_task(task_id)
         with ctx.store.read() as tx:
-            report = tx.report(task_id)
+            report = tx.report(task_id, with_bundle=with_bundle)
         if report is None:
             raise ApiError(404, f"task {task_id} has not been scored by this oracle yet")
         return report
@@ -795,9 +795,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="the inputs bundle: its exact bytes hash (keccak256) to the proposed inputsHash",
     )
     def get_bundle(task_id: TaskId) -> Response:
-        report = load_report(task_id)
+        report = load_report(task_id, with_bundle=True)
         return Response(
-            content=report.bundle,
+            content=report.bundle_bytes,
             media_type="application/json",
             headers={
                 "X-Inputs-Hash": report.inputs_hash,
@@ -850,8 +850,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         summary="the inputs bundle as JSON, with the round, report hash and inputs hash",
     )
     def get_reveals(task_id: TaskId) -> Any:
-        report = load_report(task_id)
-        inputs = json.loads(report.bundle)
+        report = load_report(task_id, with_bundle=True)
+        inputs = json.loads(report.inputs_json)
         inputs["round"] = report.round
         inputs["report_hash"] = report.report_hash
         inputs["inputs_hash"] = report.inputs_hash

@@ -35,7 +35,8 @@ def app_router(ctx: ApiContext) -> APIRouter:
         with ctx.store.read() as tx:
             tasks = tx.tasks()
             specs = {t.task_id: tx.spec(t.task_id) for t in tasks}
-            scored = {t.task_id: tx.report(t.task_id) is not None for t in tasks}
+            scored_ids = tx.scored_tasks()
+            scored = {t.task_id: t.task_id in scored_ids for t in tasks}
         out = []
         for t in sorted(tasks, key=lambda t: t.task_id):
             row = specs[t.task_id]
@@ -69,7 +70,7 @@ def app_router(ctx: ApiContext) -> APIRouter:
     )
     def results(task_id: TaskId) -> dict[str, Any]:
         with ctx.store.read() as tx:
-            report = tx.report(task_id)
+            report = tx.report(task_id, with_bundle=False)
             reveals = tx.reveals(task_id)
         if report is None:
             raise ApiError(404, f"task {task_id} has not been scored by this oracle yet")

@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -315,14 +315,24 @@ class ReportRow:
     root: str
     total: int
     report_hash: str
-    bundle: bytes  # the canonical inputs bundle, exactly as served
+    # The canonical inputs bundle, exactly as served; None when read with_bundle=False.
+    bundle: bytes | None
     inputs_hash: str  # keccak256 of `bundle`: the inputsHash proposed on chain
     gold_status: str  # none | revealed | withheld
     created_at: float
 
     @property
+    def bundle_bytes(self) -> bytes:
+        if self.bundle is None:
+            raise StoreError(f"the report of task {self.task_id} was read without its bundle")
+        return self.bundle
+
+    @property
     def inputs_json(self) -> str:
-        return self.bundle.decode("utf-8")
+        return self.bundle_bytes.decode("utf-8")
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(ReportRow))
 
 
 @dataclass(frozen=True)
@@ -709,23 +719,36 @@ class Tx:
             "UPDATE task_state SET operator_round = ? WHERE task_id = ?", (round_, task_id)
         )
 
-    def report(self, task_id: int, round_: int | None = None) -> ReportRow | None:
-        """The report of `round_`, or of the latest round scored."""
+    def report(
+        self, task_id: int, round_: int | None = None, *, with_bundle: bool = True
+    ) -> ReportRow | None:
+        """The report of `round_`, or of the latest round scored. ``with_bundle=False`` leaves
+        the inputs bundle unread (``bundle`` is None): a large task's bundle is hundreds of
+        MB, and a status page needs only the report's small fields."""
+        columns = "*" if with_bundle else ", ".join(f for f in _REPORT_FIELDS if f != "bundle")
         if round_ is None:
             row = self._one(
-                "SELECT * FROM reports WHERE task_id = ? ORDER BY round DESC LIMIT 1", task_id
+                f"SELECT {columns} FROM reports WHERE task_id = ? ORDER BY round DESC LIMIT 1",
+                task_id,
             )
         else:
             row = self._one(
-                "SELECT * FROM reports WHERE task_id = ? AND round = ?", task_id, round_
+                f"SELECT {columns} FROM reports WHERE task_id = ? AND round = ?", task_id, round_
             )
         if row is None:
             return None
         d = dict(row)
         d["total"] = int(d["total"])
         d["report"] = bytes(d["report"])
-        d["bundle"] = bytes(d["bundle"]) or self._streamed_bundle(d["task_id"], d["round"])
+        if with_bundle:
+            d["bundle"] = bytes(d["bundle"]) or self._streamed_bundle(d["task_id"], d["round"])
+        else:
+            d["bundle"] = None
         return ReportRow(**d)
+
+    def scored_tasks(self) -> set[int]:
+        """The ids of the tasks with at least one report."""
+        return {int(r["task_id"]) for r in self._all("SELECT DISTINCT task_id FROM reports")}
 
     def add_report(
         self, r: ReportRow, bundle: Iterable[bytes] | None = None, bundle_size: int = 0
@@ -746,7 +769,7 @@ class Tx:
                 r.root,
                 str(r.total),
                 r.report_hash,
-                b"" if bundle is not None else r.bundle,
+                b"" if bundle is not None else r.bundle_bytes,
                 r.inputs_hash,
                 r.gold_status,
                 r.created_at,

@@ -184,6 +184,27 @@ def test_a_streamed_bundle_is_served_byte_for_byte(tmp_path: Path) -> None:
         assert report is not None and report.bundle == b"[1]"
 
 
+def test_a_report_read_without_its_bundle_leaves_it_unread(tmp_path: Path) -> None:
+    """Status pages read a report's small fields only: a large task's bundle is hundreds of
+    MB, and GET /tasks/{id} is polled."""
+    store = Store(f"sqlite:///{tmp_path / 'o.sqlite3'}")
+    pieces = [b'{"a":', b"[1,2]", b"}"]
+    digest = "0x" + keccak(b"".join(pieces)).hex()
+    with store.write() as tx:
+        tx.add_report(report_row(b"", digest), bundle=iter(pieces), bundle_size=11)
+    with store.read() as tx:
+        light = tx.report(4, with_bundle=False)
+        full = tx.report(4)
+        assert tx.scored_tasks() == {4}
+    assert light is not None and full is not None
+    assert light.bundle is None and full.bundle_bytes == b'{"a":[1,2]}'
+    assert light.report_hash == full.report_hash and light.round == full.round == 0
+    with pytest.raises(StoreError, match="without its bundle"):
+        light.bundle_bytes
+    with pytest.raises(StoreError, match="without its bundle"), store.write() as tx:
+        tx.add_report(light)  # never stored as an empty bundle by mistake
+
+
 @pytest.mark.parametrize("announced", [10, 12])
 def test_a_streamed_bundle_of_another_size_is_refused(tmp_path: Path, announced: int) -> None:
     store = Store(f"sqlite:///{tmp_path / 'o.sqlite3'}")
