@@ -226,7 +226,7 @@ class RevealIntake:
         if prepared is None:
             return None  # the follower's view does not match: ask the chain
         job = store_job(task_id, annotator, True, attested.version, *prepared)
-        result = await asyncio.wrap_future(self.store.group_write_future(job))
+        result = await asyncio.wrap_future(self.store.group_submit(job))
         self.accepted += 1
         return result
 

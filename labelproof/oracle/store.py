@@ -39,20 +39,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import queue
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-# Writes committed together by the group committer, at most.
-GROUP_MAX = 256
+from labelproof.sqlite import Queries, SqliteStore
+from labelproof.sqlite import StoreError as StoreError  # re-exported: callers import it here
+
 # Bytes per row of a streamed bundle (bundle_parts).
 BUNDLE_PART = 4 << 20
 
@@ -193,21 +189,6 @@ CREATE TABLE IF NOT EXISTS proposals (
     PRIMARY KEY (task_id, round)
 );
 """
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (bad URL, another deployment's database, ...)."""
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise StoreError(
-            f"unsupported database URL {url!r}: expected sqlite:///relative/path or "
-            "sqlite:////absolute/path"
-        )
-    return Path(url[len(prefix) :])
 
 
 @dataclass(frozen=True)
@@ -360,27 +341,10 @@ class TaskState:
     operator_round: int | None
 
 
-class Tx:
+class Tx(Queries):
     """Queries on one connection inside one transaction (see Store.read / Store.write)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, args).fetchone()
-        return row
-
-    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        return list(self.conn.execute(sql, args).fetchall())
-
-    # -- meta and cursor
-
-    def meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", key)
-        return None if row is None else str(row["value"])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    # -- cursor
 
     def cursor(self) -> int | None:
         row = self._one("SELECT block FROM cursor WHERE id = 1")
@@ -899,70 +863,21 @@ def _proposal_row(row: sqlite3.Row) -> ProposalRow:
     return ProposalRow(**d)
 
 
-class Store:
-    """Thread-safe access to the oracle database: one SQLite connection per thread."""
+class Store(SqliteStore[Tx]):
+    """Thread-safe access to the oracle database: one SQLite connection per thread, explicit
+    transactions and a group commit (labelproof/sqlite.py)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.path = sqlite_path(url)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._committer: _GroupCommitter | None = None
-        self._committer_lock = threading.Lock()
-        conn = self._conn()
-        # Check the version before creating anything: an older database is refused as it is.
-        has_meta = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        found = None
-        if has_meta is not None:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            found = None if row is None else str(row[0])
-        if found is not None and found != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {found}, this oracle needs {SCHEMA_VERSION} "
-                "(a database of the v1 contracts cannot serve v2 ones): use another data directory"
-            )
-        conn.executescript(_SCHEMA)
-        with self.write() as tx:
-            if tx.meta("schema_version") is None:
-                tx.set_meta("schema_version", SCHEMA_VERSION)
+    SCHEMA = _SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: transactions are opened explicitly below, never implicitly.
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-        return conn
+    def _tx(self, conn: sqlite3.Connection) -> Tx:
+        return Tx(conn)
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A write transaction: all of it commits, or none of it on an exception."""
-        conn = self._conn()
-        # IMMEDIATE takes the write lock up front, so two writers serialise instead of one
-        # failing with SQLITE_BUSY when it upgrades a read transaction.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A read transaction: every query inside sees the same snapshot."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield Tx(conn)
-        finally:
-            conn.execute("ROLLBACK")
+    def _version_mismatch(self, found: str) -> str:
+        return (
+            f"{self.path}: schema version {found}, this oracle needs {SCHEMA_VERSION} "
+            "(a database of the v1 contracts cannot serve v2 ones): use another data directory"
+        )
 
     def bind(
         self,
@@ -1029,84 +944,3 @@ class Store:
                 side.rename(target.with_name(target.name + suffix))
         self.path.rename(target)
         return target
-
-    def group_write(self, job: Callable[[Tx], T]) -> T:
-        """Run `job` in a write transaction shared with other callers' jobs, and return once
-        that transaction has committed (so a receipt handed out is on disk, as with
-        :meth:`write`). One fsync serves every job that arrived while the previous commit
-        was on its way to the disk: under load, many reveals per commit instead of one.
-
-        Each job runs inside its own savepoint: a job that raises is rolled back alone, and
-        its exception is raised here, in its caller's thread."""
-        committer = self._committer
-        if committer is None:
-            with self._committer_lock:
-                if self._committer is None:
-                    self._committer = _GroupCommitter(self)
-                committer = self._committer
-        return committer.run(job)
-
-    def group_write_future(self, job: Callable[[Tx], T]) -> Future[T]:
-        """:meth:`group_write` without the wait: the future is done once the shared transaction
-        has committed (an event loop awaits it with ``asyncio.wrap_future``, no thread parked)."""
-        if self._committer is None:
-            with self._committer_lock:
-                if self._committer is None:
-                    self._committer = _GroupCommitter(self)
-        return self._committer.submit(job)
-
-    def close(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-
-class _GroupCommitter:
-    """One thread that commits the jobs of :meth:`Store.group_write` in groups."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.jobs: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]]] = queue.SimpleQueue()
-        threading.Thread(target=self._loop, name="store-group-commit", daemon=True).start()
-
-    def run(self, job: Callable[[Tx], T]) -> T:
-        return self.submit(job).result()
-
-    def submit(self, job: Callable[[Tx], T]) -> Future[T]:
-        done: Future[T] = Future()
-        self.jobs.put((job, done))
-        return done
-
-    def _loop(self) -> None:
-        while True:
-            group = [self.jobs.get()]
-            while len(group) < GROUP_MAX:
-                try:
-                    group.append(self.jobs.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(group)
-
-    def _commit(self, group: list[tuple[Callable[[Tx], Any], Future[Any]]]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self.store.write() as tx:
-                for job, _ in group:
-                    tx.conn.execute("SAVEPOINT job")
-                    try:
-                        outcomes.append((True, job(tx)))
-                        tx.conn.execute("RELEASE job")
-                    except Exception as exc:  # the job's own refusal: undo it alone
-                        tx.conn.execute("ROLLBACK TO job")
-                        tx.conn.execute("RELEASE job")
-                        outcomes.append((False, exc))
-        except BaseException as exc:  # the commit itself failed: nothing of the group stored
-            for _, done in group:
-                done.set_exception(exc)
-            return
-        for (ok, value), (_, done) in zip(outcomes, group, strict=True):
-            if ok:
-                done.set_result(value)
-            else:
-                done.set_exception(value)
