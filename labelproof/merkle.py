@@ -132,7 +132,7 @@ _LETTER_TO_0XFF = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b"\xff" * 6)
 _ZERO12 = bytes(12)
 
 
-def _checksum_lower(lower: bytes) -> str:
+def checksum_lower_hex(lower: bytes) -> str:
     """EIP-55 checksum of 40 lowercase ASCII hex digits, without a per-character Python loop.
 
     Each byte of ``mask`` is 0x20 where the digit is a letter and the matching hash nibble is
@@ -154,9 +154,9 @@ def _payout_leaf(raw: bytes, amount: int) -> bytes:
 
 
 def _checksum_bodies(lower_bodies: str) -> str:
-    """``_checksum_lower`` of many addresses at once: ``lower_bodies`` is their 40 lowercase hex
+    """``checksum_lower_hex`` of many addresses at once: ``lower_bodies`` is their 40 lowercase hex
     digits each, concatenated, and so is the result (checksummed, without ``0x``). One keccak
-    call per address is unavoidable; the case flipping is ``_checksum_lower``'s mask arithmetic
+    call per address is unavoidable; the case flipping is ``checksum_lower_hex``'s mask arithmetic
     done once on integers spanning all of them (linear-time big-int operations in C, and no
     numpy import, which alone costs ~0.15 s of start-up)."""
     blob = lower_bodies.encode("ascii")
@@ -190,7 +190,7 @@ def _parse_address(value: Any) -> tuple[bytes, str]:
                 raw = b""
             # fromhex skips whitespace, so a full-length result is the real "all hex" check.
             if len(raw) == 20:
-                checksummed = _checksum_lower(lower.encode("ascii"))
+                checksummed = checksum_lower_hex(lower.encode("ascii"))
                 if body == lower or checksummed[2:] == body or body == body.upper():
                     return raw, checksummed
                 raise MerkleError(
@@ -200,7 +200,7 @@ def _parse_address(value: Any) -> tuple[bytes, str]:
         raise MerkleError(f"invalid address {value!r}: expected 0x followed by 40 hex digits")
     if isinstance(value, (bytes, bytearray)) and len(value) == 20:
         raw = bytes(value)
-        return raw, _checksum_lower(raw.hex().encode("ascii"))
+        return raw, checksum_lower_hex(raw.hex().encode("ascii"))
     raise MerkleError(f"invalid address {value!r}: expected a 0x-prefixed hex string")
 
 

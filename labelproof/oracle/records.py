@@ -29,6 +29,7 @@ from eth_utils import keccak, to_checksum_address
 from sha3 import keccak_256
 
 from labelproof.commitments import annotation_leaves, annotation_root
+from labelproof.merkle import checksum_lower_hex
 from labelproof.spec import canonical_json
 
 REVEAL_FORMAT = "labelproof-reveal/1"
@@ -149,15 +150,11 @@ _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 def checksum_address(address: str) -> str:
     """eth_utils.to_checksum_address of a ``0x`` + 40 hex digits address (ValueError for
-    anything else), hashed with pysha3: eth_utils' keccak goes through pycryptodome and its
-    argument checks, and the intake checksums every reveal's annotator and escrow."""
+    anything else), through merkle's EIP-55 (a tenth of eth_utils' time): the intake
+    checksums every reveal's annotator and escrow."""
     if type(address) is not str or not _HEX_ADDRESS.fullmatch(address):
         raise ValueError(f"{address!r} is not 0x followed by 40 hex digits")
-    lower = address[2:].lower()
-    digest = keccak_256(lower.encode("ascii")).hexdigest()
-    # The digest's first 40 hex digits pick the upper-case letters.
-    marks = zip(lower, digest[:40], strict=True)
-    return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in marks)
+    return checksum_lower_hex(address[2:].lower().encode("ascii"))
 
 
 def reveal_document_bytes(
