@@ -544,13 +544,13 @@ def connect(rpc_url: str, deployments: Path | None) -> Chain:
 
 
 def oracle_service(url: str | None, required: bool = True) -> Service | None:
-    from labelproof.client import Service
+    from labelproof.client import ORACLE_BUSY_RETRIES, Service
 
     if not url:
         if required:
             raise UsageError("give the oracle's URL with --oracle (or $LABELPROOF_ORACLE_URL)")
         return None
-    return Service(url, "oracle")
+    return Service(url, "oracle", busy_retries=ORACLE_BUSY_RETRIES)
 
 
 def key_value_table(title: str) -> Table:

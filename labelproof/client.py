@@ -641,25 +641,56 @@ def _same(a: Any, b: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+# The oracle's 503/429 with Retry-After (nothing stored, safe to send again): tries again, and
+# the longest wait taken.
+ORACLE_BUSY_RETRIES = 3
+SERVICE_RETRY_WAIT = 15.0
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The wait a 503 or 429 asks for (seconds, capped), or None for any other answer."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        wait = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None  # no Retry-After (or an HTTP date): not the services' "try again"
+    return min(max(wait, 0.0), SERVICE_RETRY_WAIT)
+
+
 class Service:
     """A JSON HTTP service whose errors are ``{"error": message}``."""
 
-    def __init__(self, url: str, what: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, what: str, timeout: float = 30.0, *, busy_retries: int = 0
+    ) -> None:
         self.url = url.rstrip("/")
         self.what = what
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        # How often a 503/429 with Retry-After is sent again (0: the caller decides, as the
+        # relayer's watch loop does with its own deadline).
+        self.busy_retries = busy_retries
 
     def request(
         self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)
     ) -> tuple[int, Any]:
-        try:
-            response = self.http.request(method, path, json=body)
-        except httpx.ConnectError as exc:
-            raise ActionError(f"cannot reach the {self.what} at {self.url}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise ServiceUnsure(
-                f"{self.what} at {self.url}: {method} {path} failed: {exc or type(exc).__name__}"
-            ) from None
+        """One request; a 503 or 429 with ``Retry-After`` (the service stored nothing: its
+        RPC is in trouble, or it is busy) is sent again after the wait it asks for, up to
+        ``busy_retries`` times and :data:`SERVICE_RETRY_WAIT` seconds a wait."""
+        for attempt in range(self.busy_retries + 1):
+            try:
+                response = self.http.request(method, path, json=body)
+            except httpx.ConnectError as exc:
+                raise ActionError(f"cannot reach the {self.what} at {self.url}: {exc}") from None
+            except httpx.HTTPError as exc:
+                raise ServiceUnsure(
+                    f"{self.what} at {self.url}: {method} {path} failed: "
+                    f"{exc or type(exc).__name__}"
+                ) from None
+            wait = _retry_after(response)
+            if wait is None or attempt == self.busy_retries:
+                break
+            time.sleep(wait)
         try:
             data = response.json()
         except ValueError:
@@ -704,7 +735,7 @@ class ServiceUnsure(ActionError):
 
 
 def oracle_service(url: str) -> Service:
-    return Service(url, "oracle")
+    return Service(url, "oracle", busy_retries=ORACLE_BUSY_RETRIES)
 
 
 # --------------------------------------------------------------------------------------------

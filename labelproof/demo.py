@@ -370,7 +370,14 @@ def disputed_task(ctx: Context, data: Dataset, rng: random.Random) -> SecondTask
         return p if p.flags & FLAG_DISPUTED else None
 
     p = wait_until("the watcher's dispute", disputed, 60, watch)
-    say(f"watcher: {watch.last_line(task_id)}")
+
+    def dispute_logged() -> str | None:
+        # The watcher logs its dispute once the receipt is in, which can be after the chain
+        # already shows it disputed.
+        line = watch.last_line(task_id)
+        return line if line and "disputed in" in line else None
+
+    say("watcher: " + str(wait_until("the watcher's log line", dispute_logged, 30, watch)))
 
     phase("The arbitrator panel (2 of 3) rules the payout wrong")
     for member in ("arbiter-1", "arbiter-2"):
