@@ -10,101 +10,39 @@ request's own, and N concurrent reveals cost about one RPC per round trip instea
 2-core machine the node's own CPU is shared with the oracle's).
 
 The read runs in one dedicated thread; errors (RPC trouble) are raised in every request that
-waited for that read. :class:`RawHeadRead` makes it over one kept-alive HTTP connection,
-without web3's middleware and requests' per-call setup (about a millisecond of CPU a call).
+waited for that read. :class:`RawHeadRead` makes it through labelproof.rawrpc, without web3's
+middleware and requests' per-call setup (about a millisecond of CPU a call).
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from labelproof.oracle.onchain import RpcError
+from labelproof.rawrpc import RawRpc, RpcUnavailable
 
 Head = tuple[int, int]  # (block number, timestamp)
 
-_HEAD_REQUEST = json.dumps(
-    {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]}
-).encode()
-
-
-# What a kept-alive connection closed by the other side looks like on its next use.
-_STALE_CONNECTION = (
-    BrokenPipeError,
-    ConnectionResetError,
-    ConnectionAbortedError,
-    http.client.RemoteDisconnected,
-    http.client.BadStatusLine,
-)
-
 
 class RawHeadRead:
-    """``eth_getBlockByNumber("latest")`` over one kept-alive connection (one thread only).
-    Any failure closes the connection and raises RpcError (a ConnectionError: the API answers
-    503 with Retry-After); the next call connects again. A kept-alive connection found closed
-    is replaced once at once."""
+    """``eth_getBlockByNumber("latest")`` through :class:`labelproof.rawrpc.RawRpc` (one
+    kept-alive connection, replaced once if the node closed it). Any failure raises RpcError
+    (a ConnectionError: the API answers 503 with Retry-After)."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-            raise ValueError(f"not a plain http(s) RPC URL: {url!r}")
         self.url = url
-        self.timeout = timeout
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._conn: http.client.HTTPConnection | None = None
+        self._rpc = RawRpc(url, timeout)
 
     def __call__(self) -> Head:
-        reused = self._conn is not None
         try:
-            return self._read()
-        except RpcError as exc:
-            self.close()
-            # A kept-alive connection the node (or a proxy) has closed since: once more on a
-            # new one, as HTTP clients do (the read is idempotent). Never after a timeout,
-            # which would double the wait.
-            if reused and isinstance(exc.__cause__, _STALE_CONNECTION):
-                try:
-                    return self._read()
-                except RpcError:
-                    self.close()
-                    raise
-            raise
-
-    def _read(self) -> Head:
-        try:
-            if self._conn is None:
-                kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-                self._conn = kind(self._host, self._port, timeout=self.timeout)
-            self._conn.request(
-                "POST", self._path, _HEAD_REQUEST, {"Content-Type": "application/json"}
-            )
-            response = self._conn.getresponse()
-            payload = response.read()
-            if response.status != 200:
-                raise RpcError(f"eth_getBlockByNumber: HTTP {response.status} from {self.url}")
-            answer = json.loads(payload)
-            if "result" not in answer:
-                raise RpcError(f"eth_getBlockByNumber: {answer.get('error', answer)}")
-            block = answer["result"]
+            block = self._rpc.call("eth_getBlockByNumber", ["latest", False])
             return int(block["number"], 16), int(block["timestamp"], 16)
-        except RpcError:
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            raise RpcError(f"eth_getBlockByNumber: {type(exc).__name__}: {exc}") from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RpcError(f"eth_getBlockByNumber: unreadable answer: {exc}") from exc
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        except (RpcUnavailable, ValueError) as exc:
+            raise RpcError(f"eth_getBlockByNumber: {exc}") from exc
+        except (KeyError, TypeError) as exc:
+            raise RpcError(f"eth_getBlockByNumber: unreadable answer: {exc!r}") from exc
 
 
 class SharedHeadReader:

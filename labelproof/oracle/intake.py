@@ -250,7 +250,7 @@ class RevealIntake:
 
 def _head_read(chain: OracleChain, timeout: float) -> Callable[[], Head]:
     """A raw read over the chain client's HTTP endpoint, or the client's own read for any
-    other provider (IPC, a URL with credentials)."""
+    other provider (IPC)."""
     url = getattr(chain.w3.provider, "endpoint_uri", None)
     try:
         return RawHeadRead(str(url), timeout)

@@ -5,6 +5,7 @@ trouble reaches every caller of the failed read."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socketserver
 import threading
@@ -68,10 +69,8 @@ def test_a_failed_read_fails_its_callers_and_the_next_read_is_fresh() -> None:
 
 
 def test_raw_head_read_raises_rpc_errors() -> None:
-    with pytest.raises(ValueError, match="not a plain http"):
+    with pytest.raises(ValueError, match=r"not an http\(s\) RPC URL"):
         RawHeadRead("ipc:///tmp/geth.ipc", 1.0)
-    with pytest.raises(ValueError, match="not a plain http"):
-        RawHeadRead("http://user:secret@node.example/rpc", 1.0)
     dead = RawHeadRead(f"http://127.0.0.1:{free_port()}", 1.0)  # nothing listens there
     with pytest.raises(RpcError, match="eth_getBlockByNumber: ConnectionRefusedError"):
         dead()
@@ -106,3 +105,36 @@ def test_raw_head_read_replaces_a_kept_alive_connection_the_node_closed() -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_raw_reads_send_a_url_s_credentials_as_basic_auth() -> None:
+    """A hosted endpoint of the form https://user:key@host/...: web3 sends the credentials,
+    and so must the raw client (both the oracle's head read and the relayer's reads)."""
+    seen: list[bytes] = []
+
+    class Answer(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            seen.append(self.request.recv(65536))
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "result": {"number": "0x1", "timestamp": "0x2"}}
+            ).encode()
+            self.request.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        assert RawHeadRead(f"http://alice:p%40ss@127.0.0.1:{port}/rpc", 2.0)() == (1, 2)
+        assert RawHeadRead(f"http://127.0.0.1:{port}/rpc", 2.0)() == (1, 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    authorized, anonymous = (request.lower() for request in seen)
+    assert b"authorization: basic " + base64.b64encode(b"alice:p@ss").lower() in authorized
+    assert b"authorization" not in anonymous
