@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
 from typing import Any, NamedTuple
 
@@ -282,7 +283,18 @@ def inputs_bundle(
         gold_rows=gold_rows,
         gold_salt=gold_salt,
     )
-    return b"".join([head, b",".join(reveal_documents), tail])
+    return b"".join(bundle_pieces(head, tail, reveal_documents))
+
+
+def bundle_pieces(head: bytes, tail: bytes, reveal_documents: Iterable[bytes]) -> Iterator[bytes]:
+    """The inputs bundle's bytes in pieces, as they come (``bundle_ends``): the scheduler hashes
+    and stores a large bundle from these without joining it."""
+    yield head
+    for n, document in enumerate(reveal_documents):
+        if n:
+            yield b","
+        yield document
+    yield tail
 
 
 def report_envelope(

@@ -111,6 +111,7 @@ from labelproof.oracle.records import (
     GOLD_REVEALED,
     GOLD_WITHHELD,
     bundle_ends,
+    bundle_pieces,
     gold_deadline,
     report_envelope,
     task_facts,
@@ -272,22 +273,15 @@ def score_documents(
         gold_rows=gold_rows if gold is not None else None,
         gold_salt=gold.salt if gold is not None else None,
     )
-    size = len(head) + len(tail)
-    kept: list[bytes] = [head]
+    size = 0
+    kept: list[bytes] = []
     columns = RevealColumns(f"task {task.task_id} reveals")
-    with BackgroundKeccak(head) as hasher:  # settlement.inputs_hash, as the pieces come
-        for n, (annotator, document) in enumerate(documents):
-            if n:
-                hasher.update(b",")
-                size += 1
-                if keep_bundle:
-                    kept.append(b",")
-            hasher.update(document)
-            size += len(document)
+    with BackgroundKeccak() as hasher:  # settlement.inputs_hash, as the pieces come
+        for piece in bundle_pieces(head, tail, _read_as_they_pass(columns, documents)):
+            hasher.update(piece)
+            size += len(piece)
             if keep_bundle:
-                kept.append(document)
-            columns.add(annotator, document)
-        hasher.update(tail)
+                kept.append(piece)
         bundle_hash = "0x" + hasher.hexdigest()
     answers = columns.answers(again)
     del columns
@@ -323,10 +317,7 @@ def score_documents(
         inputs_hash=bundle_hash,
         gold_status=gold_status,
     )
-    bundle = None
-    if keep_bundle:
-        kept.append(tail)
-        bundle = b"".join(kept)
+    bundle = b"".join(kept) if keep_bundle else None
     return Computed(
         report=report,
         report_hash="0x" + bytes(keccak(report)).hex(),
@@ -402,6 +393,15 @@ class Scored:
     included: dict[str, str]
 
 
+def _read_as_they_pass(
+    columns: RevealColumns, documents: Iterable[tuple[str, bytes]]
+) -> Iterator[bytes]:
+    """The documents, each given to the columnar reader as it passes."""
+    for annotator, document in documents:
+        columns.add(annotator, document)
+        yield document
+
+
 def _included_documents(
     tx: Tx, task_id: int, included: dict[str, str]
 ) -> Iterator[tuple[str, bytes]]:
@@ -414,19 +414,6 @@ def _included_documents(
         if wanted != receipt:
             raise StoreError(f"task {task_id}: the sealed reveal of {annotator} changed")
         yield annotator, document
-
-
-def _bundle_pieces(
-    ends: tuple[bytes, bytes], documents: Iterable[tuple[str, bytes]]
-) -> Iterator[bytes]:
-    """The inputs bundle's bytes in pieces (records.bundle_ends)."""
-    head, tail = ends
-    yield head
-    for n, (_, document) in enumerate(documents):
-        if n:
-            yield b","
-        yield document
-    yield tail
 
 
 def _popcount(x: int) -> int:
@@ -637,8 +624,9 @@ class Scheduler:
                     gold_status=computed.gold_status,
                     created_at=time.time(),
                 ),
-                bundle=_bundle_pieces(
-                    computed.bundle_ends, _included_documents(tx, tid, scored_.included)
+                bundle=bundle_pieces(
+                    *computed.bundle_ends,
+                    (d for _, d in _included_documents(tx, tid, scored_.included)),
                 ),
                 bundle_size=computed.bundle_size,
             )
