@@ -57,7 +57,6 @@ too late for the task's state, and the same body would have been accepted earlie
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -76,6 +75,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from web3.exceptions import ProviderConnectionError, TimeExhausted
 
+from labelproof.asgi_body import BodyLimit, send_error
 from labelproof.merkle import StandardMerkleTree
 from labelproof.oracle.errors import ApiError
 from labelproof.oracle.health import ServiceStatus
@@ -250,69 +250,6 @@ def _validation_message(errors: Any, prefix: str = "body") -> str:
 # -- the gate: every request passes it before any parsing
 
 
-class BodyLimit:
-    """Refuses request bodies over `max_bytes` with 413 and bodies that do not arrive within
-    `body_timeout` seconds with 408, before the app reads them.
-
-    A declared Content-Length over the limit is refused without reading; otherwise the body is
-    read up to the limit (chunked bodies included) and replayed to the app.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout: float = 10.0) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.body_timeout = body_timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                await _reply(send, 400, "invalid Content-Length header")
-                return
-            if size > self.max_bytes:
-                await _reply(send, 413, self._too_large(size))
-                return
-        body = bytearray()
-        more = True
-        deadline = time.monotonic() + self.body_timeout
-        while more:
-            try:
-                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
-            except TimeoutError:
-                await _reply(
-                    send,
-                    408,
-                    f"the request body did not arrive within {self.body_timeout:g} s "
-                    f"({len(body)} bytes received)",
-                )
-                return
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = bool(message.get("more_body", False))
-            if len(body) > self.max_bytes:
-                await _reply(send, 413, self._too_large(len(body)))
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    def _too_large(self, size: int) -> str:
-        return f"request body of {size} bytes exceeds the limit of {self.max_bytes} bytes"
-
-
 class Gate:
     """What every request passes before the app reads it:
 
@@ -343,12 +280,12 @@ class Gate:
             return
         stale = self.ctx.status.stale_reason
         if stale is not None and scope.get("path", "").startswith(("/tasks", "/bundles")):
-            await _reply(send, 503, stale)
+            await send_error(send, 503, stale)
             return
         status = self.ctx.status
         if scope.get("method") == "POST" and status.rpc_down():
             # Every submission is checked against the chain: answer now, not after a timeout.
-            await _reply(
+            await send_error(
                 send,
                 503,
                 f"the chain's RPC endpoint has not answered the last {status.probe_failures} "
@@ -358,7 +295,7 @@ class Gate:
             )
             return
         if self.inflight >= int(self.limit):
-            await _reply(
+            await send_error(
                 send,
                 429,
                 f"the oracle is busy ({self.inflight} requests in hand): try again in "
@@ -380,19 +317,6 @@ class Gate:
             self.limit = max(min(2.0, top), self.limit * 0.9)
         else:
             self.limit = min(top, self.limit + 1.0 / max(self.limit, 1.0))
-
-
-async def _reply(send: Send, status: int, message: str, retry_after: int | None = None) -> None:
-    payload = json.dumps({"error": message}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"connection", b"close"),
-    ]
-    if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from labelproof.asgi_body import replaying
 from labelproof.oracle.errors import ApiError
 from labelproof.oracle.headread import Head, RawHeadRead, SharedHeadReader
 from labelproof.oracle.onchain import OracleChain
@@ -321,16 +322,7 @@ class RevealLane:
         if response is not None:
             await response(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 _UNPARSED = object()

@@ -33,8 +33,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from labelproof.asgi_body import BodyLimit, BodyRefused, read_body
 from labelproof.relayer import rpc
 from labelproof.relayer.intake import AttestationIn, RelayError
 from labelproof.relayer.service import Relay, rpc_reason
@@ -64,47 +65,6 @@ def _error(
     return JSONResponse(status_code=status, content={"error": message}, headers=headers)
 
 
-class _SlowBody(Exception):
-    pass
-
-
-class BodyTimeout:
-    """Answers 408 when a request body does not arrive within ``seconds`` (a slow-loris
-    client would otherwise hold a worker for ever); wraps the body-size limit."""
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.seconds
-        started = False
-
-        async def timed_receive() -> Message:
-            left = deadline - loop.time()
-            try:
-                return await asyncio.wait_for(receive(), timeout=max(0.001, left))
-            except TimeoutError:
-                raise _SlowBody from None
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, tracking_send)
-        except _SlowBody:
-            if not started:
-                response = _error(408, f"the request body did not arrive within {self.seconds:g} s")
-                await response(scope, receive, send)
-
-
 def create_app(relay: Relay, *, lifespan: Any = None) -> FastAPI:
     app = FastAPI(
         title="labelproof relayer",
@@ -116,7 +76,7 @@ def create_app(relay: Relay, *, lifespan: Any = None) -> FastAPI:
 
     @app.exception_handler(RelayError)
     async def relay_error(_: Request, exc: RelayError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.retry_after)
+        return _refusal(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -128,10 +88,7 @@ def create_app(relay: Relay, *, lifespan: Any = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if rpc.classify(exc) == "transient":
-            return _error(503, f"the relayer cannot reach its node: {rpc_reason(exc)}", 5)
-        log.exception("unexpected error")
-        return _error(500, f"internal error: {type(exc).__name__}")
+        return _refusal(exc)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -161,53 +118,30 @@ def create_app(relay: Relay, *, lifespan: Any = None) -> FastAPI:
     return app
 
 
-async def _read_body(
-    scope: Scope, receive: Receive, max_bytes: int, seconds: float
-) -> bytes | JSONResponse | None:
-    """The request body, or the refusal to send instead (413 over ``max_bytes``, declared or
-    sent; 408 if it does not arrive within ``seconds``), or None if the client went away.
-    One timer for the whole body (``asyncio.timeout``), not a task per chunk."""
-    for name, value in scope.get("headers") or ():
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                return _error(400, "invalid Content-Length header", close=True)
-            if declared > max_bytes:
-                return _error(413, _too_large(declared, max_bytes), close=True)
-    body = bytearray()
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return None
-                body += message.get("body", b"")
-                if len(body) > max_bytes:
-                    return _error(413, _too_large(len(body), max_bytes), close=True)
-                if not message.get("more_body", False):
-                    return bytes(body)
-    except TimeoutError:
-        return _error(408, f"the request body did not arrive within {seconds:g} s", close=True)
-
-
-def _too_large(size: int, max_bytes: int) -> str:
-    return f"request body of {size} bytes exceeds the limit of {max_bytes} bytes"
+def _refusal(exc: Exception) -> JSONResponse:
+    """The answer to an exception from a route: the relayer's own refusal, 503 when the node
+    could not answer, else 500 (logged)."""
+    if isinstance(exc, RelayError):
+        return _error(exc.status, exc.message, exc.retry_after)
+    if rpc.classify(exc) == "transient":
+        return _error(503, f"the relayer cannot reach its node: {rpc_reason(exc)}", 5)
+    log.exception("unexpected error", exc_info=exc)
+    return _error(500, f"internal error: {type(exc).__name__}")
 
 
 def _intake(relay: Relay, body_timeout: float) -> ASGIApp:
     """POST /attestations without FastAPI's per-request machinery (the hot path: about half of
     intake's CPU went to routing, dependency resolution and response encoding) and without
-    the generic body guards (one timer per request instead of a task per chunk). Same answers
-    as the FastAPI route it shadows, which stays for the OpenAPI description."""
+    the replay of a body read ahead. Same answers as the FastAPI route it shadows, which stays
+    for the OpenAPI description."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(scope, receive, MAX_BODY_BYTES, body_timeout)
+        body = await read_body(scope, receive, MAX_BODY_BYTES, body_timeout)
         if body is None:
             return
         response: JSONResponse
-        if isinstance(body, JSONResponse):
-            response = body
+        if isinstance(body, BodyRefused):
+            response = _error(body.status, body.message, close=True)
         else:
             try:
                 parsed = AttestationIn.model_validate_json(body)
@@ -217,16 +151,8 @@ def _intake(relay: Relay, body_timeout: float) -> ASGIApp:
                 try:
                     status, data = await relay.submit_async(parsed)
                     response = JSONResponse(status_code=status, content=data)
-                except RelayError as exc:
-                    response = _error(exc.status, exc.message, exc.retry_after)
                 except Exception as exc:
-                    if rpc.classify(exc) == "transient":
-                        response = _error(
-                            503, f"the relayer cannot reach its node: {rpc_reason(exc)}", 5
-                        )
-                    else:
-                        log.exception("unexpected error")
-                        response = _error(500, f"internal error: {type(exc).__name__}")
+                    response = _refusal(exc)
         await response(scope, receive, send)
 
     return app
@@ -319,14 +245,12 @@ def serve(
 
 
 def asgi_app(relay: Relay, *, lifespan: Any = None, body_timeout: float = BODY_TIMEOUT) -> ASGIApp:
-    """The app behind its guards. ``POST /attestations`` reads its own body (16 KiB, one timer);
-    every other route passes a body timeout, then a body limit (16 KiB, more only for
-    enrollment lists)."""
-    from labelproof.oracle.api import BodyLimit
-
+    """The app behind its guards: every body is read whole within ``body_timeout`` and a size
+    limit (labelproof/asgi_body.py: 16 KiB, more only for enrollment lists) before any route
+    parses it; ``POST /attestations`` reads its own and skips FastAPI."""
     core = create_app(relay, lifespan=lifespan)
-    small = BodyLimit(core, MAX_BODY_BYTES)
-    large = BodyLimit(core, MAX_ENROLLMENT_BYTES)
+    small = BodyLimit(core, MAX_BODY_BYTES, body_timeout)
+    large = BodyLimit(core, MAX_ENROLLMENT_BYTES, body_timeout)
 
     async def by_size(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -335,7 +259,6 @@ def asgi_app(relay: Relay, *, lifespan: Any = None, body_timeout: float = BODY_T
         else:
             await small(scope, receive, send)
 
-    guarded = BodyTimeout(by_size, body_timeout)
     intake = _intake(relay, body_timeout)
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
@@ -346,6 +269,6 @@ def asgi_app(relay: Relay, *, lifespan: Any = None, body_timeout: float = BODY_T
         ):
             await intake(scope, receive, send)
         else:
-            await guarded(scope, receive, send)
+            await by_size(scope, receive, send)
 
     return route
